@@ -2,6 +2,18 @@
 
 Modules:
 
+- `llmft.runs`: A run is a folder: its config, a metrics log written while it trains, checkpoints, the adapter, and a result file written last.
 - `llmft.templates`: Render conversations the way a model was trained to read them, and encode them into prompt and answer ids so the loss falls on the answers only."""
 
 __version__ = "0.0.1"
+
+# The public API, imported on first use so that `import llmft` stays fast.
+_api = dict(train='llmft.trainer', chat='llmft.infer', ChatModel='llmft.infer', load_config='llmft.config',
+            RunConfig='llmft.config', ConfigError='llmft.config', Run='llmft.runs', LossCurve='llmft.notebook')
+
+def __getattr__(name):
+    if name not in _api: raise AttributeError(f"module 'llmft' has no attribute {name!r}")
+    import importlib
+    return getattr(importlib.import_module(_api[name]), name)
+
+def __dir__(): return sorted([*globals(), *_api])

@@ -1,0 +1,25 @@
+"""Shared set-up: no hub, a private LLMFT_HOME, and the tiny model built once per test session."""
+import os, sys, tempfile
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ['HF_HUB_OFFLINE'] = '1'
+os.environ.setdefault('LLMFT_HOME', tempfile.mkdtemp(prefix='llmft-test-home-'))
+os.environ.setdefault('TOKENIZERS_PARALLELISM', 'false')
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'slow: takes minutes')
+
+@pytest.fixture(scope='session')
+def tiny_model():
+    "Path of the tiny Llama (2 layers, hidden 64) with SmolLM2's tokenizer, built once per session."
+    from llmft.registry import build_tiny
+    return build_tiny()
+
+@pytest.fixture(scope='session')
+def llmft_cmd():
+    "The installed `llmft` command of this environment."
+    exe = Path(sys.executable).parent/'llmft'
+    assert exe.exists(), f"llmft console script missing next to {sys.executable}: run `make install`"
+    return str(exe)

@@ -1,0 +1,28 @@
+"""The Python API as a script uses it: `llmft.train(...)` then `llmft.chat(run)`."""
+import json
+import llmft
+from pathlib import Path
+
+EXAMPLE = Path(__file__).resolve().parent.parent/'examples'/'identity_lora.yaml'
+
+def test_train_from_yaml_dict_and_kwargs(tiny_model, tmp_path):
+    run = llmft.train(str(EXAMPLE), model='llmft-tiny', max_steps=2, logging_steps=1, output_dir=tmp_path/'a', cutoff_len=64)
+    assert run.finished and run.result['steps'] == 2
+    reply = llmft.chat(run, 'Who are you?', do_sample=False, max_new_tokens=4)
+    assert isinstance(reply, str) and reply
+    cfg = dict(model_name_or_path='llmft-tiny', stage='sft', finetuning_type='lora', dataset='identity', template='chatml',
+               max_steps=1, output_dir=str(tmp_path/'b'), lora_rank=2)
+    run2 = llmft.train(cfg, verbose=False)
+    assert run2.config.method.lora_rank == 2 and run2.config.model.template == 'chatml'
+    assert json.loads((run2.path/'adapter_config.json').read_text())['r'] == 2
+
+def test_full_finetuning_trains_every_weight(tiny_model, tmp_path):
+    run = llmft.train(str(EXAMPLE), model='llmft-tiny', finetuning_type='full', max_steps=1, output_dir=tmp_path/'full', cutoff_len=64)
+    assert (run.path/'model.safetensors').exists() and not (run.path/'adapter_config.json').exists()
+    assert run.config.model.template == 'smollm2'
+    chat = llmft.ChatModel(run)
+    assert chat.cfg.model.model_name_or_path == str(run.path)
+    import torch
+    from transformers import AutoModelForCausalLM
+    base = AutoModelForCausalLM.from_pretrained(tiny_model)
+    assert not torch.equal(chat.model.model.layers[0].mlp.down_proj.weight, base.model.layers[0].mlp.down_proj.weight)

@@ -1,0 +1,73 @@
+"""The `llmft` command end to end, as a real subprocess on the tiny model."""
+import json, subprocess
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = str(ROOT/'examples'/'identity_lora.yaml')
+TINY = ['model=llmft-tiny', 'logging_steps=1', 'per_device_train_batch_size=4', 'cutoff_len=128']
+
+def llmft(cmd, *args, cwd, stdin=None):
+    return subprocess.run([cmd, *args], cwd=cwd, input=stdin, capture_output=True, text=True, timeout=600)
+
+def test_train_then_chat(llmft_cmd, tiny_model, tmp_path):
+    r = llmft(llmft_cmd, 'train', EXAMPLE, *TINY, 'max_steps=3', 'output_dir=run', 'placeholders.name=Ada', cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    run = tmp_path/'run'
+    assert 'rows kept' in r.stdout and f"run: run" in r.stdout
+    assert [json.loads(l)['step'] for l in (run/'metrics.jsonl').read_text().splitlines()] == [1, 2, 3]
+    assert json.loads((run/'result.json').read_text())['steps'] == 3
+    saved = (run/'config.yaml').read_text()
+    assert 'Ada' in saved and 'llmft-tiny' in saved
+    r = llmft(llmft_cmd, 'chat', 'run', '-m', 'Who are you?', '--greedy', '--max-new-tokens', '5', cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip()
+    r = llmft(llmft_cmd, 'chat', 'run', '--greedy', '--max-new-tokens', '3', cwd=tmp_path, stdin='hello\n/clear\nhi again\n/exit\nnever read\n')
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count('model> ') == 2 and '(cleared)' in r.stdout
+
+def test_finished_run_is_not_overwritten_and_unfinished_resumes(llmft_cmd, tiny_model, tmp_path):
+    args = ['train', EXAMPLE, *TINY, 'save_steps=2', 'output_dir=run']
+    assert llmft(llmft_cmd, *args, 'max_steps=4', cwd=tmp_path).returncode == 0
+    r = llmft(llmft_cmd, *args, 'max_steps=4', cwd=tmp_path)
+    assert r.returncode == 2 and 'already holds a finished run' in r.stderr and 'overwrite_output_dir' in r.stderr
+    (tmp_path/'run'/'result.json').unlink()
+    r = llmft(llmft_cmd, *args, 'max_steps=6', cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert 'resuming from checkpoint-4' in r.stdout
+    steps = [json.loads(l)['step'] for l in (tmp_path/'run'/'metrics.jsonl').read_text().splitlines()]
+    assert steps == [1, 2, 3, 4, 5, 6]
+    r = llmft(llmft_cmd, *args, 'max_steps=4', 'overwrite_output_dir=true', cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path/'run'/'result.json').read_text())['steps'] == 4
+
+@pytest.mark.parametrize('args,message', [
+    (['lora_rnak=4'], 'did you mean lora_rank?'),
+    (['model=smollm3-135m'], 'Known aliases: smollm2-135m-instruct'),
+    (['dataset=identty'], "did you mean 'identity'?"),
+    (['stage=ppo'], "stage='ppo' is not available yet"),
+    (['lora_rank=eight'], "lora_rank='eight': expected int"),
+])
+def test_config_errors(llmft_cmd, tmp_path, args, message):
+    r = llmft(llmft_cmd, 'train', EXAMPLE, *args, 'output_dir=run', cwd=tmp_path)
+    assert r.returncode == 2 and message in r.stderr, r.stderr
+    assert 'Traceback' not in r.stderr
+
+def test_yaml_that_does_not_parse(llmft_cmd, tmp_path):
+    (tmp_path/'bad.yaml').write_text('model: llmft-tiny\ndataset: identity\nlora_rank: [8\n')
+    r = llmft(llmft_cmd, 'train', 'bad.yaml', cwd=tmp_path)
+    assert r.returncode == 2 and 'bad.yaml:4:1: invalid YAML' in r.stderr, r.stderr
+
+def test_missing_dataset_file(llmft_cmd, tiny_model, tmp_path):
+    (tmp_path/'specs').mkdir()
+    (tmp_path/'specs'/'mine.yaml').write_text('faq:\n  file_name: faq.json\n  formatting: alpaca\n')
+    r = llmft(llmft_cmd, 'train', EXAMPLE, 'model=llmft-tiny', 'dataset=faq', 'dataset_dir=specs', 'output_dir=run', cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert "dataset 'faq' (described in specs/mine.yaml): file not found: specs/faq.json" in r.stderr, r.stderr
+
+def test_malformed_jsonl_line(llmft_cmd, tiny_model, tmp_path):
+    (tmp_path/'specs').mkdir()
+    (tmp_path/'specs'/'mine.yaml').write_text('faq:\n  file_name: faq.jsonl\n')
+    (tmp_path/'specs'/'faq.jsonl').write_text('{"instruction": "a", "output": "b"}\n{"instruction": "c", "output": }\n')
+    r = llmft(llmft_cmd, 'train', EXAMPLE, 'model=llmft-tiny', 'dataset=faq', 'dataset_dir=specs', 'output_dir=run', cwd=tmp_path)
+    assert r.returncode == 2 and 'specs/faq.jsonl:2: invalid JSON line' in r.stderr, r.stderr
