@@ -2,6 +2,7 @@
 import json, subprocess
 from pathlib import Path
 import pytest
+import llmft as api
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = str(ROOT/'examples'/'identity_lora.yaml')
@@ -21,7 +22,7 @@ def test_train_then_chat(llmft_cmd, tiny_model, tmp_path):
     assert 'Ada' in saved and 'llmft-tiny' in saved
     r = llmft(llmft_cmd, 'chat', 'run', '-m', 'Who are you?', '--greedy', '--max-new-tokens', '5', cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip()
+    assert r.stdout.strip() == api.ChatModel(run).chat('Who are you?', do_sample=False, max_new_tokens=5)
     r = llmft(llmft_cmd, 'chat', 'run', '--greedy', '--max-new-tokens', '3', cwd=tmp_path, stdin='hello\n/clear\nhi again\n/exit\nnever read\n')
     assert r.returncode == 0, r.stderr
     assert r.stdout.count('model> ') == 2 and '(cleared)' in r.stdout

@@ -6,7 +6,7 @@ import os, re
 from pathlib import Path
 import pytest
 from nbdev.config import get_config
-from nbdev.test import test_nb
+from nbdev.test import test_nb as run_nb
 
 ROOT = Path(__file__).resolve().parent.parent
 CFG = get_config(ROOT)
@@ -16,7 +16,7 @@ SKIP = [f for f in CFG.tst_flags.split() if f not in FORCED]
 
 @pytest.mark.parametrize('nb', NOTEBOOKS, ids=[str(p.relative_to(ROOT/'nbs')) for p in NOTEBOOKS])
 def test_notebook(nb, tiny_model):
-    ok, secs = test_nb(nb, skip_flags=SKIP, force_flags=FORCED, basepath=ROOT)
+    ok, secs = run_nb(nb, skip_flags=SKIP, force_flags=FORCED, basepath=ROOT)
     assert ok, f"{nb.relative_to(ROOT)} failed (see the traceback above)"
 
 def test_every_module_has_a_notebook():
