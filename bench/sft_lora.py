@@ -1,7 +1,8 @@
 """LoRA SFT throughput and memory: llmft.train against a plain TRL SFTTrainer + PEFT baseline on the same data.
 
 Both runs fine-tune SmolLM2-135M-Instruct (fp32, CPU unless a GPU is present) with LoRA r=8 on every linear layer,
-on the bundled identity data (88 rows, prompt masked), batch 8, the same learning rate and number of steps. Each runs
+on the bundled identity data (88 rows, prompt masked), batch 8, the same learning rate and number of steps, and no
+gradient checkpointing (TRL's SFTConfig turns it on by default; llmft does not have it yet). Each runs
 in its own subprocess so that peak memory is measured per run. Tokens/s counts real (non-padding) tokens.
 
     .venv/bin/python bench/sft_lora.py [--steps 20]
@@ -10,7 +11,7 @@ import argparse, json, os, resource, subprocess, sys, tempfile, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMON = dict(steps=20, batch=8, lr=1e-3, rank=8, cutoff=256, seed=42)
+COMMON = dict(steps=20, batch=8, lr=1e-3, rank=8, cutoff=256, seed=42, gc=False)
 
 def peak_mb(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -40,7 +41,7 @@ def run_trl(a, out):
     args = SFTConfig(output_dir=out, max_steps=a['steps'], per_device_train_batch_size=a['batch'], learning_rate=a['lr'],
                      max_length=a['cutoff'], seed=a['seed'], logging_steps=a['steps'], save_strategy='no', report_to='none',
                      use_cpu=not torch.cuda.is_available(), include_num_input_tokens_seen='non_padding', disable_tqdm=True,
-                     lr_scheduler_type='cosine', warmup_steps=0.1)
+                     lr_scheduler_type='cosine', warmup_steps=0.1, gradient_checkpointing=a['gc'])
     tr = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok,
                     peft_config=LoraConfig(r=a['rank'], lora_alpha=2*a['rank'], target_modules='all-linear', task_type='CAUSAL_LM'))
     t0 = time.time()
