@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['GROUPS', 'SHORTCUTS', 'STAGES', 'METHODS', 'PRECISIONS', 'ConfigError', 'ModelArgs', 'DataArgs', 'MethodArgs',
+__all__ = ['GROUPS', 'SHORTCUTS', 'STAGES', 'METHODS', 'PRECISIONS', 'MIX', 'ConfigError', 'ModelArgs', 'DataArgs', 'MethodArgs',
            'TrainArgs', 'GenerateArgs', 'key_groups', 'coerce', 'RunConfig', 'validate', 'read_yaml', 'load_config',
            'to_dict', 'save_config']
 
@@ -20,7 +20,7 @@ __all__ = ['GROUPS', 'SHORTCUTS', 'STAGES', 'METHODS', 'PRECISIONS', 'ConfigErro
 class ConfigError(ValueError):
     "A config the user wrote cannot be run; the message says what to change."
 
-# %% ../nbs/00_config.ipynb #f4231fcc
+# %% ../nbs/00_config.ipynb #0b833263
 @dataclass
 class ModelArgs:
     "What to load and how."
@@ -40,7 +40,15 @@ class DataArgs:
     max_samples: int|None = None
     val_size: float = 0.0
     train_on_prompt: bool = False
+    mask_history: bool = False # train on the last answer of a conversation only
     default_system: str|None = None
+    mix_strategy: str = 'concat' # concat | interleave_under | interleave_over
+    interleave_probs: list[float]|None = None
+    packing: bool = False
+    neat_packing: bool = False # packing without attention across examples
+    preprocessing_num_workers: int|None = None
+    overwrite_cache: bool = False
+    strict: bool = False # a malformed conversation is an error instead of a counted skip
     placeholders: dict = field(default_factory=dict) # fills `{{name}}`-style slots in the data
 
 @dataclass
@@ -172,10 +180,11 @@ class RunConfig:
             else: self.set(k, v)
         return self
 
-# %% ../nbs/00_config.ipynb #fb42c89e
+# %% ../nbs/00_config.ipynb #ea0e5687
 STAGES = ('sft',)
 METHODS = ('lora', 'full')
 PRECISIONS = ('auto', 'bf16', 'fp16', 'fp32')
+MIX = ('concat', 'interleave_under', 'interleave_over')
 
 def _check(ok, msg):
     if not ok: raise ConfigError(msg)
@@ -187,6 +196,9 @@ def validate(cfg: RunConfig) -> RunConfig:
     _check(m.finetuning_type in METHODS, f"finetuning_type={m.finetuning_type!r} is not available; use one of {', '.join(METHODS)}")
     _check(cfg.model.precision in PRECISIONS, f"precision={cfg.model.precision!r}: use one of {', '.join(PRECISIONS)}")
     _check(0 <= d.val_size < 1, f"val_size={d.val_size}: must be in [0, 1)")
+    _check(d.mix_strategy in MIX, f"mix_strategy={d.mix_strategy!r}: use one of {', '.join(MIX)}")
+    _check(not d.interleave_probs or len(d.interleave_probs) == len(d.dataset or []),
+           f"interleave_probs has {len(d.interleave_probs or [])} values for {len(d.dataset or [])} datasets")
     _check(d.cutoff_len > 0, f"cutoff_len={d.cutoff_len}: must be positive")
     _check(m.lora_rank > 0, f"lora_rank={m.lora_rank}: must be positive")
     _check(not (t.bf16 and t.fp16), "bf16 and fp16 are both set: choose one (or neither and let precision=auto pick)")
