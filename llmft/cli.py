@@ -1,4 +1,4 @@
-"""`llmft train CONFIG key=value ...`, `llmft chat RUN_DIR`, `llmft demo`: thin over the Python API.
+"""`llmft train CONFIG key=value ...`, `llmft chat RUN_DIR`, `llmft preview CONFIG`, `llmft demo`: thin over the Python API.
 
 Docs: https://llmft.github.io/llmft/cli.html.md"""
 
@@ -22,7 +22,7 @@ def parse_overrides(pairs) -> dict:
         out[k.strip()] = v
     return out
 
-# %% ../nbs/09_cli.ipynb #5478d4ef
+# %% ../nbs/09_cli.ipynb #29e38a48
 def _train(a):
     from llmft.trainer import train
     run = train(a.config, **parse_overrides(a.overrides))
@@ -52,11 +52,15 @@ def _chat(a):
         print()
         history.append(dict(role='assistant', content=reply.strip()))
 
+def _preview(a):
+    from llmft.datapreview import preview
+    print(preview(a.config, a.n, **parse_overrides(a.overrides)))
+
 def _demo(a):
     from llmft.demo import demo
     demo(a.config, **parse_overrides(a.overrides))
 
-# %% ../nbs/09_cli.ipynb #ed082171
+# %% ../nbs/09_cli.ipynb #fabe3f28
 def parser():
     "The `llmft` argument parser."
     p = argparse.ArgumentParser(prog='llmft', description='Fine-tune language models from a config (YAML, LLaMA-Factory keys welcome).')
@@ -70,6 +74,10 @@ def parser():
     c.add_argument('--system', help='system prompt'); c.add_argument('--max-new-tokens', type=int)
     c.add_argument('--greedy', action='store_true', help='greedy decoding instead of sampling')
     c.set_defaults(fn=_chat)
+    v = sub.add_parser('preview', help="show a config's data as the model sees it: masks, special tokens, lengths")
+    v.add_argument('config'); v.add_argument('overrides', nargs='*', help='key=value')
+    v.add_argument('-n', type=int, default=3, help='rows to show')
+    v.set_defaults(fn=_preview)
     d = sub.add_parser('demo', help='identity fine-tune of SmolLM2 with before/after answers')
     d.add_argument('--config', default='identity_lora.yaml'); d.add_argument('overrides', nargs='*', help='key=value')
     d.set_defaults(fn=_demo)
@@ -88,6 +96,7 @@ def main(argv=None):
     "Entry point of the `llmft` command."
     a = parse_args(argv)
     os.environ.setdefault('HF_HUB_DISABLE_PROGRESS_BARS', '1')
+    os.environ.setdefault('HF_DATASETS_DISABLE_PROGRESS_BARS', '1')
     from transformers.utils import logging
     logging.disable_progress_bar()
     try: a.fn(a)

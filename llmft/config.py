@@ -20,7 +20,7 @@ __all__ = ['GROUPS', 'SHORTCUTS', 'STAGES', 'METHODS', 'PRECISIONS', 'MIX', 'Con
 class ConfigError(ValueError):
     "A config the user wrote cannot be run; the message says what to change."
 
-# %% ../nbs/00_config.ipynb #0b833263
+# %% ../nbs/00_config.ipynb #b73a847e
 @dataclass
 class ModelArgs:
     "What to load and how."
@@ -79,6 +79,7 @@ class TrainArgs:
     save_steps: float = 500
     save_total_limit: int|None = None
     seed: int = 42
+    plot_loss: bool = True # LLaMA-Factory's default is False; a notebook-first tool always draws the curve
     bf16: bool = False
     fp16: bool = False
     extra: dict = field(default_factory=dict)

@@ -31,7 +31,7 @@ def training_arguments(cfg: RunConfig, out, precision, device, has_eval=False):
               eval_strategy='steps' if has_eval else 'no', eval_steps=t.logging_steps if has_eval else None, disable_tqdm=True)
     return TrainingArguments(**{**kw, **t.extra})
 
-# %% ../nbs/06_trainer.ipynb #ee367912
+# %% ../nbs/06_trainer.ipynb #116bb47a
 def _split_callbacks(callbacks):
     from transformers import TrainerCallback
     cbs = [c for c in callbacks if isinstance(c, TrainerCallback)]
@@ -89,7 +89,7 @@ def train(config=None, callbacks=(), verbose=True, **overrides) -> Run:
                   tokens_per_sec=round(st.num_input_tokens_seen / max(res.metrics['train_runtime'], 1e-9), 1),
                   peak_memory_mb=round(peak_memory_mb(), 1), precision=ld.precision, device=ld.device,
                   data=dict(kept=rep.kept, truncated=rep.truncated, skipped=rep.skipped))
-    save_loss_plots(run)
+    if cfg.train.plot_loss: save_loss_plots(run)
     write_json_atomic(result, out/RESULT)
     print(f"done: final loss {result['final_loss']:.4f}, {result['tokens_per_sec']} tokens/s, peak memory {result['peak_memory_mb']:.0f} MB")
     return run
