@@ -1,4 +1,5 @@
-"""`llmft train CONFIG key=value ...`, `llmft chat RUN_DIR`, `llmft preview CONFIG`, `llmft demo`: thin over the Python API.
+"""`llmft train CONFIG key=value ...`, `llmft chat RUN_DIR`, `llmft preview CONFIG`, `llmft serve --model RUN`, `llmft demo`:
+thin over the Python API.
 
 Docs: https://llmft.github.io/llmft/cli.html.md"""
 
@@ -22,7 +23,7 @@ def parse_overrides(pairs) -> dict:
         out[k.strip()] = v
     return out
 
-# %% ../nbs/09_cli.ipynb #29e38a48
+# %% ../nbs/09_cli.ipynb #826497d9
 def _train(a):
     from llmft.trainer import train
     run = train(a.config, **parse_overrides(a.overrides))
@@ -56,11 +57,15 @@ def _preview(a):
     from llmft.datapreview import preview
     print(preview(a.config, a.n, **parse_overrides(a.overrides)))
 
+def _serve(a):
+    from llmft.server import serve
+    serve(a.model, host=a.host, port=a.port, api_key=a.api_key or os.environ.get('API_KEY'), **parse_overrides(a.overrides))
+
 def _demo(a):
     from llmft.demo import demo
     demo(a.config, **parse_overrides(a.overrides))
 
-# %% ../nbs/09_cli.ipynb #fabe3f28
+# %% ../nbs/09_cli.ipynb #ac4d317b
 def parser():
     "The `llmft` argument parser."
     p = argparse.ArgumentParser(prog='llmft', description='Fine-tune language models from a config (YAML, LLaMA-Factory keys welcome).')
@@ -78,6 +83,11 @@ def parser():
     v.add_argument('config'); v.add_argument('overrides', nargs='*', help='key=value')
     v.add_argument('-n', type=int, default=3, help='rows to show')
     v.set_defaults(fn=_preview)
+    s = sub.add_parser('serve', help='OpenAI-compatible API server over a run or a model')
+    s.add_argument('--model', required=True, help='run folder, model alias, hub id or path'); s.add_argument('overrides', nargs='*', help='key=value')
+    s.add_argument('--host', default='127.0.0.1'); s.add_argument('--port', type=int, default=8000)
+    s.add_argument('--api-key', help='bearer key clients must send (default: $API_KEY; none: open)')
+    s.set_defaults(fn=_serve)
     d = sub.add_parser('demo', help='identity fine-tune of SmolLM2 with before/after answers')
     d.add_argument('--config', default='identity_lora.yaml'); d.add_argument('overrides', nargs='*', help='key=value')
     d.set_defaults(fn=_demo)
