@@ -2,6 +2,7 @@
 
 Modules:
 
+- `llmft.cli`: `llmft train CONFIG key=value ...`, `llmft chat RUN_DIR`, `llmft preview CONFIG`, `llmft serve --model RUN`, `llmft demo`: thin over the Python API.
 - `llmft.data`: Dataset specs, reading files, aligning alpaca / sharegpt / OpenAI / text records into one schema, merging and splitting.
 - `llmft.datapreview`: See the data as the model will: trained and masked tokens, special tokens, and how lengths sit against `cutoff_len`, before spending compute on it.
 - `llmft.packing`: Put several short examples in one `cutoff_len` row so fewer slots are padding; with neat packing, examples in a row cannot see each other.

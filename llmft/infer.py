@@ -16,7 +16,7 @@ from .runs import CONFIG
 # %% auto #0
 __all__ = ['inference_config', 'ChatModel', 'chat']
 
-# %% ../nbs/07_infer.ipynb #f42a5034
+# %% ../nbs/07_infer.ipynb #da700eeb
 def inference_config(model_or_run, **overrides) -> RunConfig:
     "The config to chat with: a run folder's own (its adapter, or its fully trained weights), or a plain model name."
     name = os.fspath(model_or_run) if isinstance(model_or_run, os.PathLike) else str(model_or_run)
@@ -33,7 +33,8 @@ class ChatModel:
     def __init__(self, model_or_run='smollm2-135m-instruct', **overrides):
         self.cfg = inference_config(model_or_run, **overrides)
         self.loaded = load_model(self.cfg, trainable=False)
-        self.model, self.tokenizer, self.template = self.loaded.model, self.loaded.tokenizer, self.loaded.template
+        self.model, self.tokenizer = self.loaded.model, self.loaded.tokenizer
+        self.template = self.loaded.template.bind(self.tokenizer)
 
     def _messages(self, messages):
         return [dict(role='user', content=messages)] if isinstance(messages, str) else list(messages)

@@ -16,7 +16,7 @@ from .config import ConfigError
 __all__ = ['FAMILIES', 'MODELS', 'BUILDERS', 'Family', 'family_of', 'ModelEntry', 'find_entry', 'llmft_home', 'hub_available',
            'gguf_to_hf', 'package_file', 'build_tiny', 'Resolved', 'resolve_model']
 
-# %% ../nbs/01_registry.ipynb #5ab60193
+# %% ../nbs/01_registry.ipynb #d5fe3b73
 @dataclass(frozen=True)
 class Family:
     "An architecture: its default chat template and its LoRA target modules."
@@ -28,7 +28,8 @@ class Family:
 _llama_targets = ('q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj')
 FAMILIES = {f.name: f for f in [
     Family('llama', 'llama3', _llama_targets, ('llama',)),
-    Family('qwen', 'qwen', _llama_targets, ('qwen2', 'qwen3')),
+    Family('qwen', 'qwen', _llama_targets, ('qwen2',)),
+    Family('qwen3', 'qwen3', _llama_targets, ('qwen3',)),
     Family('mistral', 'mistral', _llama_targets, ('mistral',)),
     Family('gemma', 'gemma', _llama_targets, ('gemma', 'gemma2', 'gemma3_text')),
     Family('phi3', 'phi3', ('qkv_proj', 'o_proj', 'gate_up_proj', 'down_proj'), ('phi3',)),
