@@ -23,10 +23,14 @@ def parse_overrides(pairs) -> dict:
         out[k.strip()] = v
     return out
 
-# %% ../nbs/09_cli.ipynb #826497d9
+# %% ../nbs/09_cli.ipynb #01139e01
 def _train(a):
+    from llmft.config import load_config
+    from llmft.datapreview import template_warning
     from llmft.trainer import train
-    run = train(a.config, **parse_overrides(a.overrides))
+    cfg = load_config(a.config, **parse_overrides(a.overrides))
+    if (w := template_warning(cfg)): print(w, file=sys.stderr, flush=True)
+    run = train(cfg)
     print(f"run: {run.path}")
 
 def _turns(tty):

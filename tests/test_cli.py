@@ -14,6 +14,7 @@ def llmft(cmd, *args, cwd, stdin=None):
 def test_train_then_chat(llmft_cmd, tiny_model, tmp_path):
     r = llmft(llmft_cmd, 'train', EXAMPLE, *TINY, 'max_steps=3', 'output_dir=run', 'placeholders.name=Ada', cwd=tmp_path)
     assert r.returncode == 0, r.stderr
+    assert 'does not match' not in r.stderr
     run = tmp_path/'run'
     assert 'rows kept' in r.stdout and f"run: run" in r.stdout
     assert [json.loads(l)['step'] for l in (run/'metrics.jsonl').read_text().splitlines()] == [1, 2, 3]
@@ -72,3 +73,8 @@ def test_malformed_jsonl_line(llmft_cmd, tiny_model, tmp_path):
     (tmp_path/'specs'/'faq.jsonl').write_text('{"instruction": "a", "output": "b"}\n{"instruction": "c", "output": }\n')
     r = llmft(llmft_cmd, 'train', EXAMPLE, 'model=llmft-tiny', 'dataset=faq', 'dataset_dir=specs', 'output_dir=run', cwd=tmp_path)
     assert r.returncode == 2 and 'specs/faq.jsonl:2: invalid JSON line' in r.stderr, r.stderr
+
+def test_template_mismatch_warns_before_training(llmft_cmd, tiny_model, tmp_path):
+    r = llmft(llmft_cmd, 'train', EXAMPLE, *TINY, 'max_steps=1', 'template=chatml', 'output_dir=run', cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "does not match the model's own" in r.stderr and 'differs from the tokenizer' in r.stderr
