@@ -15,8 +15,9 @@ from .config import ConfigError, DataArgs, read_yaml
 
 # %% auto #0
 __all__ = ['BUNDLED', 'FORMATS', 'DATA_EXTS', 'DEFAULT_COLUMNS', 'DEFAULT_TAGS', 'DatasetSpec', 'find_dataset_dir', 'load_specs',
-           'read_text_rows', 'read_rows', 'spec_rows', 'fill', 'BadRow', 'align_alpaca', 'align_conversation',
-           'aligner', 'LoadReport', 'load_dataset_records', 'interleave', 'load_records', 'split_rows']
+           'read_text_rows', 'read_rows', 'iter_rows', 'spec_rows', 'fill', 'BadRow', 'align_alpaca',
+           'align_conversation', 'aligner', 'LoadReport', 'align_rows', 'load_dataset_records', 'interleave',
+           'load_records', 'stream_records', 'split_rows']
 
 # %% ../nbs/03_data.ipynb #cd16be6d
 BUNDLED = Path(__file__).resolve().parent.parent/'data_specs' if '__file__' in globals() else Path('../data_specs').resolve()
@@ -74,7 +75,7 @@ def load_specs(dataset_dir='data_specs') -> dict:
         for name, s in d.items(): specs[name] = _spec(name, s or {}, f)
     return specs
 
-# %% ../nbs/03_data.ipynb #14325985
+# %% ../nbs/03_data.ipynb #a4202f35
 DATA_EXTS = ('.json', '.jsonl', '.csv', '.parquet', '.txt')
 
 def _json_rows(text, where):
@@ -113,6 +114,22 @@ def read_rows(path) -> list:
 def _parquet(f):
     import pyarrow.parquet as pq
     return pq.read_table(f).to_pylist()
+
+def iter_rows(path):
+    "Rows of a local file or folder one at a time (JSON lines, csv and txt are read lazily)."
+    path = Path(path)
+    if path.is_dir():
+        for f in sorted(path.iterdir()):
+            if f.suffix in DATA_EXTS: yield from iter_rows(f)
+    elif path.suffix in ('.jsonl', '.txt', '.csv'):
+        with open(path, encoding='utf-8') as f:
+            if path.suffix == '.csv': yield from csv.DictReader(f); return
+            for i, line in enumerate(f, 1):
+                if not line.strip(): continue
+                if path.suffix == '.txt': yield dict(text=line.rstrip('\n')); continue
+                try: yield json.loads(line)
+                except json.JSONDecodeError as e: raise ConfigError(f"{path}:{i}: invalid JSON line: {e.msg}") from None
+    else: yield from read_rows(path)
 
 # %% ../nbs/03_data.ipynb #bc36c55f
 def spec_rows(s: DatasetSpec, dataset_dir: Path) -> tuple:
@@ -223,7 +240,7 @@ def aligner(s: DatasetSpec):
         return align_conversation(row, c, t, s.ranking) if s.formatting != 'alpaca' else align_alpaca(row, c, s.ranking)
     return align
 
-# %% ../nbs/03_data.ipynb #44d56d44
+# %% ../nbs/03_data.ipynb #ed14ca89
 @dataclass
 class LoadReport:
     "What loading a dataset kept and skipped, and why."
@@ -235,12 +252,11 @@ class LoadReport:
         why = '; '.join(f"{n} x {r}" for r, n in self.skipped.most_common())
         return f"{self.name}: {self.kept} rows kept" + (f", {sum(self.skipped.values())} skipped ({why}); first: {self.first_bad}" if self.skipped else "")
 
-def load_dataset_records(s: DatasetSpec, data: DataArgs) -> tuple:
-    "(records, LoadReport) of one dataset."
-    rows, where = spec_rows(s, find_dataset_dir(data.dataset_dir))
-    rows = rows[:s.num_samples] if s.num_samples else rows
-    align, values, rep, out = aligner(s), {**s.placeholders, **data.placeholders}, LoadReport(s.name), []
+def align_rows(rows, s: DatasetSpec, data: DataArgs, where, rep: LoadReport):
+    "Aligned records of `rows`, one at a time; malformed rows are counted in `rep` (or raise with `strict`)."
+    align, values = aligner(s), {**s.placeholders, **data.placeholders}
     for i, row in enumerate(rows, 1):
+        if s.num_samples and i > s.num_samples: return
         at = f"{where} row {i}"
         if not isinstance(row, dict): raise ConfigError(f"{at}: expected a mapping of columns, got {type(row).__name__}")
         try: rec = align(row, at)
@@ -253,23 +269,31 @@ def load_dataset_records(s: DatasetSpec, data: DataArgs) -> tuple:
         for k in ('system', 'text'): rec[k] = fill(rec[k], values, at)
         for k in ('chosen', 'rejected'):
             if rec[k]: rec[k] = dict(rec[k], content=fill(rec[k]['content'], values, at))
-        out.append(rec)
-    rep.kept = len(out)
+        rep.kept += 1
+        yield rec
+
+def load_dataset_records(s: DatasetSpec, data: DataArgs) -> tuple:
+    "(records, LoadReport) of one dataset."
+    rows, where = spec_rows(s, find_dataset_dir(data.dataset_dir))
+    rep = LoadReport(s.name)
+    out = list(align_rows(rows, s, data, where, rep))
     if not out: raise ConfigError(f"dataset {s.name!r} ({where}): no usable rows. {rep}")
     return out, rep
 
-# %% ../nbs/03_data.ipynb #66de7279
+# %% ../nbs/03_data.ipynb #7a323db7
 def interleave(parts, probs=None, seed=42, until='first'):
-    "Draw from lists `parts` with `probs` until the first (or every, `until='all'`) one is exhausted."
+    "Draw from `parts` (lists, or functions returning fresh iterators) with `probs` until the first (or, `until='all'`, every) one is exhausted."
     rng, probs = random.Random(seed), probs or [1 / len(parts)] * len(parts)
-    idx, done, out = [0] * len(parts), set(), []
+    fresh = [p if callable(p) else (lambda p=p: iter(p)) for p in parts]
+    its, done = [f() for f in fresh], set()
     while True:
         k = rng.choices(range(len(parts)), probs)[0]
-        if idx[k] == len(parts[k]):
+        try: yield next(its[k])
+        except StopIteration:
             done.add(k)
-            if until == 'first' or len(done) == len(parts): return out
-            idx[k] = 0
-        out.append(parts[k][idx[k]]); idx[k] += 1
+            if until == 'first' or len(done) == len(parts): return
+            its[k] = fresh[k]()
+            yield next(its[k])
 
 def load_records(data: DataArgs, names=None, seed=42, verbose=True) -> list:
     "Aligned records of the datasets in `data.dataset` (or `names`), merged by `mix_strategy`."
@@ -283,8 +307,22 @@ def load_records(data: DataArgs, names=None, seed=42, verbose=True) -> list:
         if verbose and rep.skipped: print(f"data: {rep}")
         parts.append(recs)
     if len(parts) == 1 or data.mix_strategy == 'concat': out = [r for p in parts for r in p]
-    else: out = interleave(parts, data.interleave_probs, seed, 'first' if data.mix_strategy == 'interleave_under' else 'all')
+    else: out = list(interleave(parts, data.interleave_probs, seed, 'first' if data.mix_strategy == 'interleave_under' else 'all'))
     return out[:data.max_samples]
+
+# %% ../nbs/03_data.ipynb #969d4456
+def stream_records(data: DataArgs, seed=42):
+    "Aligned records of the config's datasets, read lazily and merged by `mix_strategy`."
+    specs, root = load_specs(data.dataset_dir), find_dataset_dir(data.dataset_dir)
+    def one(name):
+        s = specs[name]
+        if not s.file_name or '://' in s.file_name: raise ConfigError(f"dataset {name!r}: streaming reads local files; {s.source} names no local file_name")
+        path = root/s.file_name
+        if not path.exists(): raise ConfigError(f"dataset {name!r} (described in {s.source}): file not found: {path}")
+        return lambda: align_rows(iter_rows(path), s, data, str(path), LoadReport(name))
+    parts = [one(n) for n in data.dataset]
+    if len(parts) == 1 or data.mix_strategy == 'concat': return (r for p in parts for r in p())
+    return interleave(parts, data.interleave_probs, seed, 'first' if data.mix_strategy == 'interleave_under' else 'all')
 
 # %% ../nbs/03_data.ipynb #6f225acd
 def split_rows(rows, val_size=0.0, seed=42):
