@@ -78,3 +78,17 @@ def test_template_mismatch_warns_before_training(llmft_cmd, tiny_model, tmp_path
     r = llmft(llmft_cmd, 'train', EXAMPLE, *TINY, 'max_steps=1', 'template=chatml', 'output_dir=run', cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "does not match the model's own" in r.stderr and 'differs from the tokenizer' in r.stderr
+
+def test_eval_and_predict_commands(llmft_cmd, tiny_model, tmp_path):
+    (tmp_path/'eval.yaml').write_text('model_name_or_path: llmft-tiny\ntemplate: smollm2\ntask: mmlu_demo\nsplit: test\n'
+                                       'n_shot: 1\nlang: en\nbatch_size: 8\nsave_dir: mc\n')
+    r = llmft(llmft_cmd, 'eval', 'eval.yaml', cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert 'Average' in r.stdout and 'STEM' in r.stdout
+    res = json.loads((tmp_path/'mc'/'results.json').read_text())
+    assert len(res) >= 4
+    r = llmft(llmft_cmd, 'predict', 'llmft-tiny', 'eval_dataset=identity_heldout', 'max_new_tokens=4', 'output_dir=pred', cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = (tmp_path/'pred'/'generated_predictions.jsonl').read_text().splitlines()
+    assert len(lines) == 8 and {'prompt', 'label', 'predict'} <= set(json.loads(lines[0]))
+    assert 'predict_bleu-4' in r.stdout
