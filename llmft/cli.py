@@ -22,7 +22,7 @@ def parse_overrides(pairs) -> dict:
         out[k.strip()] = v
     return out
 
-# %% ../nbs/09_cli.ipynb #616bbf00
+# %% ../nbs/09_cli.ipynb #5ecb1a44
 def _train(a):
     from llmft.config import load_config
     from llmft.datapreview import template_warning
@@ -43,16 +43,19 @@ def _chat(a):
     gen = dict(max_new_tokens=a.max_new_tokens) if a.max_new_tokens else {}
     if a.greedy: gen['do_sample'] = False
     if a.message is not None: return print(cm.chat(a.message, a.system, **gen))
-    history = []
-    print("Chat with the model; /clear forgets the conversation, /exit quits.")
+    history, system = [], a.system
+    print("Chat with the model; /system TEXT sets the system prompt, /clear forgets the conversation, /exit quits.")
     for line in _turns(sys.stdin.isatty()):
         line = line.strip()
         if line in ('/exit', '/quit'): break
         if line == '/clear': history = []; print('(cleared)'); continue
+        if line.startswith('/system'):
+            system, history = line[len('/system'):].strip() or None, []
+            print(f"(system prompt {'set' if system else 'reset to the default'}; conversation cleared)"); continue
         if not line: continue
         history.append(dict(role='user', content=line))
         print('model> ', end='', flush=True)
-        reply = ''.join(print(piece, end='', flush=True) or piece for piece in cm.stream_chat(history, a.system, **gen))
+        reply = ''.join(print(piece, end='', flush=True) or piece for piece in cm.stream_chat(history, system, **gen))
         print()
         history.append(dict(role='assistant', content=reply.strip()))
 

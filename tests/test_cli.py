@@ -24,9 +24,9 @@ def test_train_then_chat(llmft_cmd, tiny_model, tmp_path):
     r = llmft(llmft_cmd, 'chat', 'run', '-m', 'Who are you?', '--greedy', '--max-new-tokens', '5', cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == api.ChatModel(run).chat('Who are you?', do_sample=False, max_new_tokens=5)
-    r = llmft(llmft_cmd, 'chat', 'run', '--greedy', '--max-new-tokens', '3', cwd=tmp_path, stdin='hello\n/clear\nhi again\n/exit\nnever read\n')
+    r = llmft(llmft_cmd, 'chat', 'run', '--greedy', '--max-new-tokens', '3', cwd=tmp_path, stdin='hello\n/clear\n/system Be brief.\nhi again\n/exit\nnever read\n')
     assert r.returncode == 0, r.stderr
-    assert r.stdout.count('model> ') == 2 and '(cleared)' in r.stdout
+    assert r.stdout.count('model> ') == 2 and '(cleared)' in r.stdout and '(system prompt set; conversation cleared)' in r.stdout
 
 def test_finished_run_is_not_overwritten_and_unfinished_resumes(llmft_cmd, tiny_model, tmp_path):
     args = ['train', EXAMPLE, *TINY, 'save_steps=2', 'output_dir=run']
