@@ -12,15 +12,15 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['GROUPS', 'SHORTCUTS', 'STAGES', 'METHODS', 'PRECISIONS', 'MIX', 'ConfigError', 'ModelArgs', 'DataArgs', 'MethodArgs',
-           'TrainArgs', 'GenerateArgs', 'key_groups', 'coerce', 'RunConfig', 'validate', 'read_yaml', 'load_config',
-           'to_dict', 'save_config']
+__all__ = ['GROUPS', 'SHORTCUTS', 'STAGES', 'METHODS', 'PRECISIONS', 'MIX', 'ATTENTION', 'ROPE', 'LORA_ONLY', 'ConfigError',
+           'ModelArgs', 'DataArgs', 'MethodArgs', 'TrainArgs', 'GenerateArgs', 'key_groups', 'coerce', 'RunConfig',
+           'validate', 'read_yaml', 'load_config', 'to_dict', 'save_config']
 
 # %% ../nbs/00_config.ipynb #a0d71895
 class ConfigError(ValueError):
     "A config the user wrote cannot be run; the message says what to change."
 
-# %% ../nbs/00_config.ipynb #b73a847e
+# %% ../nbs/00_config.ipynb #c7293c65
 @dataclass
 class ModelArgs:
     "What to load and how."
@@ -30,6 +30,13 @@ class ModelArgs:
     trust_remote_code: bool = False
     cache_dir: str|None = None
     precision: str = 'auto' # auto | bf16 | fp16 | fp32
+    quantization_bit: int|None = None # 4 or 8: load the base weights quantized with bitsandbytes (QLoRA)
+    quantization_type: str = 'nf4' # nf4 | fp4, for 4-bit
+    double_quantization: bool = True # also quantize the 4-bit quantization constants
+    flash_attn: str = 'auto' # auto | disabled | eager | sdpa | fa2
+    rope_scaling: str|None = None # linear | dynamic | yarn | llama3, applied when cutoff_len exceeds the model's context
+    upcast_layernorm: bool = False # keep norm weights in fp32 when the model is loaded in half precision
+    disable_gradient_checkpointing: bool = False
 
 @dataclass
 class DataArgs:
@@ -60,6 +67,22 @@ class MethodArgs:
     lora_alpha: int|None = None # `None` means 2 x lora_rank
     lora_dropout: float = 0.0
     lora_target: list[str] = field(default_factory=lambda: ['all'])
+    additional_target: list[str]|None = None # modules trained in full next to the adapter (PEFT `modules_to_save`)
+    use_rslora: bool = False # scale by alpha/sqrt(rank) instead of alpha/rank
+    use_dora: bool = False # weight-decomposed LoRA
+    pissa_init: bool = False # start from the principal singular vectors of each weight
+    pissa_iter: int = 16 # fast-SVD iterations for PiSSA; -1 runs the full SVD
+    loraplus_lr_ratio: float|None = None # LoRA+: lora_B learns at learning_rate x ratio
+    freeze_trainable_layers: int = 2 # freeze: N>0 trains the last N layers, N<0 the first |N|
+    freeze_trainable_modules: list[str] = field(default_factory=lambda: ['all']) # `all` or modules of a layer: mlp, self_attn, ...
+    freeze_extra_modules: list[str]|None = None # modules outside the layers that also train: embed_tokens, norm, ...
+    use_galore: bool = False
+    galore_target: list[str] = field(default_factory=lambda: ['all'])
+    galore_rank: int = 16
+    galore_update_interval: int = 200
+    galore_scale: float = 2.0
+    galore_proj_type: str = 'std'
+    galore_layerwise: bool = False
 
 @dataclass
 class TrainArgs:
@@ -82,6 +105,7 @@ class TrainArgs:
     plot_loss: bool = True # LLaMA-Factory's default is False; a notebook-first tool always draws the curve
     bf16: bool = False
     fp16: bool = False
+    neftune_noise_alpha: float|None = None # NEFTune: uniform noise of this scale on the input embeddings while training
     extra: dict = field(default_factory=dict)
 
 @dataclass
@@ -181,31 +205,57 @@ class RunConfig:
             else: self.set(k, v)
         return self
 
-# %% ../nbs/00_config.ipynb #ea0e5687
+# %% ../nbs/00_config.ipynb #4f85aed8
 STAGES = ('sft',)
-METHODS = ('lora', 'full')
+METHODS = ('lora', 'freeze', 'full')
 PRECISIONS = ('auto', 'bf16', 'fp16', 'fp32')
 MIX = ('concat', 'interleave_under', 'interleave_over')
+ATTENTION = ('auto', 'disabled', 'eager', 'sdpa', 'fa2')
+ROPE = ('linear', 'dynamic', 'yarn', 'llama3')
+LORA_ONLY = ('additional_target', 'use_rslora', 'use_dora', 'pissa_init', 'loraplus_lr_ratio')
 
 def _check(ok, msg):
     if not ok: raise ConfigError(msg)
 
+def _check_method(cfg: RunConfig):
+    m, q, ft = cfg.method, cfg.model.quantization_bit, cfg.method.finetuning_type
+    _check(m.finetuning_type in METHODS, f"finetuning_type={ft!r} is not available; use one of {', '.join(METHODS)}")
+    _check(m.lora_rank > 0, f"lora_rank={m.lora_rank}: must be positive")
+    stray = [k for k in LORA_ONLY if getattr(m, k)]
+    _check(ft == 'lora' or not stray, f"{', '.join(stray)} only apply to LoRA but finetuning_type={ft!r}: remove them or use finetuning_type=lora")
+    _check(q in (None, 4, 8), f"quantization_bit={q}: use 4 or 8 (bitsandbytes), or leave it unset")
+    _check(cfg.model.quantization_type in ('nf4', 'fp4'), f"quantization_type={cfg.model.quantization_type!r}: use nf4 or fp4")
+    _check(q is None or ft == 'lora', f"quantization_bit={q} with finetuning_type={ft!r}: quantized weights cannot be trained "
+           "directly; use finetuning_type=lora (QLoRA) or drop quantization_bit")
+    _check(not (q and m.pissa_init), "pissa_init on a quantized model: PiSSA splits the full-precision weights, which are "
+           "gone once quantization_bit loads them in 4 or 8 bits; train PiSSA without quantization_bit")
+    pissa_bad = [k for k in ('use_dora', 'additional_target') if m.pissa_init and getattr(m, k)]
+    _check(not pissa_bad, f"pissa_init with {' and '.join(pissa_bad)}: the run keeps its PiSSA adapter converted to plain LoRA so it "
+           "applies to the original base model, and that conversion carries only the lora_A/lora_B matrices; drop one of them")
+    _check(not (m.use_galore and ft == 'lora'), "use_galore with finetuning_type=lora: GaLore projects the gradients of full "
+           "weight matrices, LoRA trains small adapters instead; use finetuning_type=full or freeze with GaLore")
+    _check(not m.use_galore, "use_galore: GaLore is not available yet; use finetuning_type=lora (or QLoRA) to save optimizer memory")
+    _check(ft != 'freeze' or m.freeze_trainable_layers != 0, "freeze_trainable_layers=0 trains no layer: use N>0 for the last N "
+           "layers or N<0 for the first |N|")
+    _check(m.loraplus_lr_ratio is None or m.loraplus_lr_ratio > 0, f"loraplus_lr_ratio={m.loraplus_lr_ratio}: must be positive")
+    _check(ft == 'lora' or not cfg.model.adapter_name_or_path,
+           f"adapter_name_or_path is set but finetuning_type={ft!r}: adapters need finetuning_type=lora")
+
 def validate(cfg: RunConfig) -> RunConfig:
     "Raise `ConfigError` with the reason when `cfg` cannot run."
-    m, d, t = cfg.method, cfg.data, cfg.train
+    mo, m, d, t = cfg.model, cfg.method, cfg.data, cfg.train
     _check(m.stage in STAGES, f"stage={m.stage!r} is not available yet; available: {', '.join(STAGES)}")
-    _check(m.finetuning_type in METHODS, f"finetuning_type={m.finetuning_type!r} is not available; use one of {', '.join(METHODS)}")
-    _check(cfg.model.precision in PRECISIONS, f"precision={cfg.model.precision!r}: use one of {', '.join(PRECISIONS)}")
+    _check_method(cfg)
+    _check(mo.precision in PRECISIONS, f"precision={mo.precision!r}: use one of {', '.join(PRECISIONS)}")
+    _check(mo.flash_attn in ATTENTION, f"flash_attn={mo.flash_attn!r}: use one of {', '.join(ATTENTION)}")
+    _check(mo.rope_scaling in (None, *ROPE), f"rope_scaling={mo.rope_scaling!r}: use one of {', '.join(ROPE)}")
     _check(0 <= d.val_size < 1, f"val_size={d.val_size}: must be in [0, 1)")
     _check(d.mix_strategy in MIX, f"mix_strategy={d.mix_strategy!r}: use one of {', '.join(MIX)}")
     _check(not d.interleave_probs or len(d.interleave_probs) == len(d.dataset or []),
            f"interleave_probs has {len(d.interleave_probs or [])} values for {len(d.dataset or [])} datasets")
     _check(d.cutoff_len > 0, f"cutoff_len={d.cutoff_len}: must be positive")
-    _check(m.lora_rank > 0, f"lora_rank={m.lora_rank}: must be positive")
     _check(not (t.bf16 and t.fp16), "bf16 and fp16 are both set: choose one (or neither and let precision=auto pick)")
     _check(t.max_steps > 0 or t.num_train_epochs > 0, "set num_train_epochs > 0 or max_steps > 0")
-    _check(m.finetuning_type == 'lora' or not cfg.model.adapter_name_or_path,
-           f"adapter_name_or_path is set but finetuning_type={m.finetuning_type!r}: adapters need finetuning_type=lora")
     return cfg
 
 # %% ../nbs/00_config.ipynb #afe60630

@@ -15,9 +15,10 @@ from .model import load_model
 from .runs import Run, MetricsCallback, prepare_run_dir, peak_memory_mb, write_json_atomic, save_loss_plots, RESULT, CONFIG
 
 # %% auto #0
-__all__ = ['training_arguments', 'print_progress', 'train']
+__all__ = ['PISSA_INIT', 'training_arguments', 'loraplus_groups', 'loraplus_optimizer', 'save_pissa_init', 'print_progress',
+           'train']
 
-# %% ../nbs/06_trainer.ipynb #3392841e
+# %% ../nbs/06_trainer.ipynb #88d18c4f
 def training_arguments(cfg: RunConfig, out, precision, device, has_eval=False):
     "HF `TrainingArguments` for `cfg`."
     from transformers import TrainingArguments
@@ -28,10 +29,36 @@ def training_arguments(cfg: RunConfig, out, precision, device, has_eval=False):
               weight_decay=t.weight_decay, max_grad_norm=t.max_grad_norm, logging_steps=t.logging_steps, save_steps=t.save_steps,
               save_total_limit=t.save_total_limit, seed=t.seed, bf16=t.bf16 or precision == 'bf16', fp16=t.fp16 or precision == 'fp16',
               use_cpu=device == 'cpu', report_to='none', include_num_input_tokens_seen='non_padding', remove_unused_columns=False,
-              eval_strategy='steps' if has_eval else 'no', eval_steps=t.logging_steps if has_eval else None, disable_tqdm=True)
+              eval_strategy='steps' if has_eval else 'no', eval_steps=t.logging_steps if has_eval else None, disable_tqdm=True,
+              neftune_noise_alpha=t.neftune_noise_alpha)
     return TrainingArguments(**{**kw, **t.extra})
 
-# %% ../nbs/06_trainer.ipynb #116bb47a
+# %% ../nbs/06_trainer.ipynb #eb18e2bf
+def loraplus_groups(model, lr, ratio, weight_decay=0.0) -> list[dict]:
+    "Optimizer parameter groups: `lora_B` matrices at `lr * ratio`, other trainable parameters at `lr`; decay on matrices only."
+    groups = {}
+    for n, p in model.named_parameters():
+        if p.requires_grad: groups.setdefault(('lora_B' in n, p.ndim > 1), []).append(p)
+    return [dict(params=ps, lr=lr * ratio if b else lr, weight_decay=weight_decay if mat else 0.0, name='lora_B' if b else 'other')
+            for (b, mat), ps in sorted(groups.items())]
+
+def loraplus_optimizer(model, args, ratio):
+    "The optimizer `args.optim` names, over `loraplus_groups`."
+    from transformers import Trainer
+    cls, kw = Trainer.get_optimizer_cls_and_kwargs(args, model)
+    return cls(loraplus_groups(model, args.learning_rate, ratio, args.weight_decay), **kw)
+
+# %% ../nbs/06_trainer.ipynb #2edbfa81
+PISSA_INIT = 'pissa_init'
+
+def save_pissa_init(model, path):
+    "Save the untrained PiSSA adapter of `model`, marked as plain LoRA so PEFT can convert the trained one against it."
+    c = model.peft_config['default']
+    init, c.init_lora_weights = c.init_lora_weights, True
+    try: model.save_pretrained(str(path))
+    finally: c.init_lora_weights = init
+
+# %% ../nbs/06_trainer.ipynb #f15fbff0
 def _split_callbacks(callbacks):
     from transformers import TrainerCallback
     cbs = [c for c in callbacks if isinstance(c, TrainerCallback)]
@@ -58,7 +85,10 @@ def train(config=None, callbacks=(), verbose=True, **overrides) -> Run:
     print(f"run folder: {out}" + (f" (resuming from {ckpt.name})" if ckpt else ""))
     set_seed(cfg.train.seed)
     ld = load_model(cfg)
-    print(f"model: {cfg.model.model_name_or_path}: {ld.summary()}")
+    print(f"model: {cfg.model.model_name_or_path}: {ld.summary()}", *[f"  {n}" for n in ld.notes], sep='\n')
+    m = cfg.method
+    pissa = m.finetuning_type == 'lora' and m.pissa_init and not cfg.model.adapter_name_or_path
+    if pissa and not (out/PISSA_INIT).exists(): save_pissa_init(ld.model, out/PISSA_INIT)
     cfg.model.template = ld.template.name
     ld.model.config.use_cache = False
     save_config(cfg, out/CONFIG)
@@ -72,15 +102,18 @@ def train(config=None, callbacks=(), verbose=True, **overrides) -> Run:
     print(f"data: {', '.join(cfg.data.dataset)}: {rep}; {len(train_ds)} train / {len(eval_ds) if eval_ds else 0} eval (cutoff_len={cfg.data.cutoff_len})")
     trainer_cbs, listeners = _split_callbacks(callbacks)
     metrics = MetricsCallback(out, [print_progress, *listeners] if verbose else listeners)
-    trainer = Trainer(model=ld.model, args=training_arguments(cfg, out, ld.precision, ld.device, eval_ds is not None),
-                      train_dataset=train_ds, eval_dataset=eval_ds,
+    args = training_arguments(cfg, out, ld.precision, ld.device, eval_ds is not None)
+    opt = loraplus_optimizer(ld.model, args, m.loraplus_lr_ratio) if m.loraplus_lr_ratio else None
+    if opt: print(f"LoRA+: lora_B learns at {args.learning_rate * m.loraplus_lr_ratio:g} (learning_rate x {m.loraplus_lr_ratio:g})")
+    trainer = Trainer(model=ld.model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
                       data_collator=collator, processing_class=ld.tokenizer,
-                      callbacks=[metrics, *trainer_cbs])
+                      callbacks=[metrics, *trainer_cbs], optimizers=(opt, None))
     trainer.remove_callback(PrinterCallback)
     t0 = time.time()
     res = trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
     ld.model.config.use_cache = True
     trainer.save_model(str(out))
+    if pissa: ld.model.save_pretrained(str(out), path_initial_model_for_weight_conversion=str(out/PISSA_INIT))
     run = Run(out)
     losses = [m['loss'] for m in run.metrics if m.get('loss') is not None]
     st = trainer.state

@@ -1,0 +1,60 @@
+"""Every fine-tuning method learns: 20 steps on one small batch of the tiny model drive the loss down, and what trained
+is what the method says should train."""
+import json
+import pytest, torch
+import llmft
+from safetensors.torch import load_file
+from transformers import TrainerCallback
+
+# learning rates high enough that 20 steps show clear progress on the randomly initialised tiny model
+METHODS = dict(
+    full=dict(finetuning_type='full', learning_rate=2e-3),
+    freeze=dict(finetuning_type='freeze', freeze_trainable_layers=1, learning_rate=2e-3),
+    lora=dict(learning_rate=1e-2),
+    qlora=dict(quantization_bit=4, learning_rate=1e-2),
+    qlora8=dict(quantization_bit=8, learning_rate=1e-2),
+    dora=dict(use_dora=True, learning_rate=1e-2),
+    loraplus=dict(loraplus_lr_ratio=4, learning_rate=5e-3),
+    pissa=dict(pissa_init=True, learning_rate=1e-2),
+)
+DROP = dict(full=2.0) # the least each method must take off the first loss; 0.5 where not listed
+QUANTIZED = dict(qlora='Linear4bit', qlora8='Linear8bitLt') # the bitsandbytes layer each quantized method trains on
+
+@pytest.fixture(scope='module', autouse=True)
+def one_thread():
+    "Matmuls this small run fastest on one thread, above all on a shared CPU."
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+class Modules(TrainerCallback):
+    "Record the class names of the modules of the model being trained."
+    def on_train_begin(self, args, state, control, model=None, **kw): self.names = {type(m).__name__ for m in model.modules()}
+
+def train(method, tmp_path, **kw):
+    mods = Modules()
+    run = llmft.train(dict(model='llmft-tiny', dataset='identity', max_samples=4, per_device_train_batch_size=4, cutoff_len=64,
+                           max_steps=20, logging_steps=1, lr_scheduler_type='constant', save_steps=1000, plot_loss=False,
+                           output_dir=str(tmp_path/method), **METHODS[method], **kw), callbacks=[mods], verbose=False)
+    return run, [m['loss'] for m in run.metrics if m.get('loss') is not None], mods.names
+
+@pytest.mark.parametrize('method', METHODS)
+def test_loss_goes_down(method, tiny_model, tmp_path):
+    run, losses, modules = train(method, tmp_path)
+    assert run.finished and len(losses) == 20
+    assert losses[-1] < losses[0] - DROP.get(method, 0.5), f"{method}: loss {losses[0]:.3f} -> {losses[-1]:.3f}: {losses}"
+    adapter = run.path/'adapter_config.json'
+    assert adapter.exists() == (method not in ('full', 'freeze'))
+    assert {'Linear4bit', 'Linear8bitLt'} & modules == ({QUANTIZED[method]} if method in QUANTIZED else set())
+    if method == 'dora':
+        assert json.loads(adapter.read_text())['use_dora']
+        assert any('lora_magnitude_vector' in k for k in load_file(run.path/'adapter_model.safetensors'))
+    if method == 'pissa': assert json.loads(adapter.read_text())['r'] == 16 # converted to plain LoRA of twice the rank
+
+def test_freeze_changes_only_the_trained_layer(tiny_model, tmp_path):
+    run, _, _ = train('freeze', tmp_path, freeze_trainable_modules='mlp', freeze_extra_modules='norm')
+    base, tuned = load_file(tiny_model/'model.safetensors'), load_file(run.path/'model.safetensors')
+    changed = {k for k in base if not torch.equal(base[k], tuned[k])}
+    assert changed == {'model.layers.1.mlp.gate_proj.weight', 'model.layers.1.mlp.up_proj.weight',
+                       'model.layers.1.mlp.down_proj.weight', 'model.norm.weight'}
