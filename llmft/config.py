@@ -20,7 +20,7 @@ __all__ = ['GROUPS', 'SHORTCUTS', 'STAGES', 'METHODS', 'PRECISIONS', 'MIX', 'ATT
 class ConfigError(ValueError):
     "A config the user wrote cannot be run; the message says what to change."
 
-# %% ../nbs/00_config.ipynb #c7293c65
+# %% ../nbs/00_config.ipynb #3527b387
 @dataclass
 class ModelArgs:
     "What to load and how."
@@ -56,6 +56,8 @@ class DataArgs:
     preprocessing_num_workers: int|None = None
     overwrite_cache: bool = False
     strict: bool = False # a malformed conversation is an error instead of a counted skip
+    streaming: bool = False # read and tokenize lazily (needs max_steps)
+    buffer_size: int = 16384 # shuffle buffer when streaming
     placeholders: dict = field(default_factory=dict) # fills `{{name}}`-style slots in the data
 
 @dataclass
@@ -205,7 +207,7 @@ class RunConfig:
             else: self.set(k, v)
         return self
 
-# %% ../nbs/00_config.ipynb #4f85aed8
+# %% ../nbs/00_config.ipynb #e92743ce
 STAGES = ('sft',)
 METHODS = ('lora', 'freeze', 'full')
 PRECISIONS = ('auto', 'bf16', 'fp16', 'fp32')
@@ -256,6 +258,8 @@ def validate(cfg: RunConfig) -> RunConfig:
     _check(d.cutoff_len > 0, f"cutoff_len={d.cutoff_len}: must be positive")
     _check(not (t.bf16 and t.fp16), "bf16 and fp16 are both set: choose one (or neither and let precision=auto pick)")
     _check(t.max_steps > 0 or t.num_train_epochs > 0, "set num_train_epochs > 0 or max_steps > 0")
+    _check(not d.streaming or t.max_steps > 0, "streaming has no length to count epochs by: set max_steps")
+    _check(not d.streaming or not (d.packing or d.neat_packing or d.val_size), "streaming cannot be combined with packing or val_size")
     return cfg
 
 # %% ../nbs/00_config.ipynb #afe60630

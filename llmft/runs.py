@@ -41,7 +41,7 @@ def prepare_run_dir(cfg: RunConfig) -> tuple:
     save_config(cfg, out/CONFIG)
     return out, ckpt
 
-# %% ../nbs/05_runs.ipynb #2d9795a0
+# %% ../nbs/05_runs.ipynb #406142c7
 def peak_memory_mb() -> float:
     "Peak memory of this process: CUDA's peak allocation, or peak RSS on the CPU."
     import torch
@@ -56,7 +56,11 @@ class MetricsCallback(_callback_base()):
     "Append a record per log step to `metrics.jsonl` and pass it to `listeners`."
     def __init__(self, out, listeners=()): self.path, self.listeners, self.last = Path(out)/METRICS, list(listeners), None
 
-    def on_train_begin(self, args, state, control, **kw): self.last = (time.time(), state.num_input_tokens_seen)
+    def on_train_begin(self, args, state, control, **kw):
+        self.last = (time.time(), state.num_input_tokens_seen)
+        if state.is_world_process_zero and self.path.exists():
+            keep = [json.dumps(m) for m in read_metrics(self.path) if m['step'] <= state.global_step]
+            self.path.write_text(''.join(l + '\n' for l in keep), encoding='utf-8')
 
     def on_log(self, args, state, control, logs=None, **kw):
         logs = logs or {}

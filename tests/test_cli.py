@@ -34,9 +34,11 @@ def test_finished_run_is_not_overwritten_and_unfinished_resumes(llmft_cmd, tiny_
     r = llmft(llmft_cmd, *args, 'max_steps=4', cwd=tmp_path)
     assert r.returncode == 2 and 'already holds a finished run' in r.stderr and 'overwrite_output_dir' in r.stderr
     (tmp_path/'run'/'result.json').unlink()
+    import shutil
+    shutil.rmtree(tmp_path/'run'/'checkpoint-4')  # as if killed after step 4 was logged but before its checkpoint
     r = llmft(llmft_cmd, *args, 'max_steps=6', cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert 'resuming from checkpoint-4' in r.stdout
+    assert 'resuming from checkpoint-2' in r.stdout
     steps = [json.loads(l)['step'] for l in (tmp_path/'run'/'metrics.jsonl').read_text().splitlines()]
     assert steps == [1, 2, 3, 4, 5, 6]
     r = llmft(llmft_cmd, *args, 'max_steps=4', 'overwrite_output_dir=true', cwd=tmp_path)
