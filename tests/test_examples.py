@@ -1,0 +1,17 @@
+"""Every example config parses, validates and finds its datasets; run for a step on the tiny model."""
+from pathlib import Path
+import pytest
+import llmft
+from llmft.config import load_config
+from llmft.data import load_specs
+
+EXAMPLES = sorted((Path(__file__).resolve().parent.parent/'examples').glob('*.yaml'))
+
+@pytest.mark.parametrize('path', EXAMPLES, ids=[p.name for p in EXAMPLES])
+def test_example_config_is_valid(path, tiny_model, tmp_path):
+    cfg = load_config(path)
+    specs = load_specs(cfg.data.dataset_dir)
+    assert all(d in specs for d in cfg.data.dataset)
+    run = llmft.train(path, model='llmft-tiny', max_steps=1, output_dir=tmp_path/'run', cutoff_len=min(cfg.data.cutoff_len, 256),
+                      per_device_train_batch_size=1, gradient_accumulation_steps=1, verbose=False)
+    assert run.finished and run.result['steps'] == 1
