@@ -22,7 +22,7 @@ def parse_overrides(pairs) -> dict:
         out[k.strip()] = v
     return out
 
-# %% ../nbs/09_cli.ipynb #5ecb1a44
+# %% ../nbs/09_cli.ipynb #53b126b5
 def _train(a):
     from llmft.config import load_config
     from llmft.datapreview import template_warning
@@ -39,7 +39,7 @@ def _turns(tty):
 
 def _chat(a):
     from llmft.infer import ChatModel
-    cm = ChatModel(a.run, **parse_overrides(a.overrides))
+    cm = ChatModel(a.run, **{**parse_overrides(a.overrides), **({'infer_backend': a.engine} if a.engine else {})})
     gen = dict(max_new_tokens=a.max_new_tokens) if a.max_new_tokens else {}
     if a.greedy: gen['do_sample'] = False
     if a.message is not None: return print(cm.chat(a.message, a.system, **gen))
@@ -65,7 +65,8 @@ def _preview(a):
 
 def _serve(a):
     from llmft.server import serve
-    serve(a.model, host=a.host, port=a.port, api_key=a.api_key or os.environ.get('API_KEY'), **parse_overrides(a.overrides))
+    kw = {**parse_overrides(a.overrides), **({'infer_backend': a.engine} if a.engine else {})}
+    serve(a.model, host=a.host, port=a.port, api_key=a.api_key or os.environ.get('API_KEY'), **kw)
 
 def _target(src, overrides) -> tuple:
     "(model or run, remaining keys) from a run folder, a model name or an evaluation YAML plus overrides."
@@ -109,7 +110,7 @@ def _demo(a):
     from llmft.demo import demo
     demo(a.config, **parse_overrides(a.overrides))
 
-# %% ../nbs/09_cli.ipynb #2e189799
+# %% ../nbs/09_cli.ipynb #6ba202dc
 def parser():
     "The `llmft` argument parser."
     p = argparse.ArgumentParser(prog='llmft', description='Fine-tune language models from a config (YAML, LLaMA-Factory keys welcome).')
@@ -122,6 +123,7 @@ def parser():
     c.add_argument('-m', '--message', help='answer one message and exit (otherwise read turns from the terminal)')
     c.add_argument('--system', help='system prompt'); c.add_argument('--max-new-tokens', type=int)
     c.add_argument('--greedy', action='store_true', help='greedy decoding instead of sampling')
+    c.add_argument('--engine', choices=['hf', 'vllm'], help='inference engine (default: the config key infer_backend, hf)')
     c.set_defaults(fn=_chat)
     v = sub.add_parser('preview', help="show a config's data as the model sees it: masks, special tokens, lengths")
     v.add_argument('config'); v.add_argument('overrides', nargs='*', help='key=value')
@@ -131,6 +133,7 @@ def parser():
     s.add_argument('--model', required=True, help='run folder, model alias, hub id or path'); s.add_argument('overrides', nargs='*', help='key=value')
     s.add_argument('--host', default='127.0.0.1'); s.add_argument('--port', type=int, default=8000)
     s.add_argument('--api-key', help='bearer key clients must send (default: $API_KEY; none: open)')
+    s.add_argument('--engine', choices=['hf', 'vllm'], help='inference engine (default: the config key infer_backend, hf)')
     s.set_defaults(fn=_serve)
     e = sub.add_parser('eval', help='multiple-choice accuracy (MMLU / CMMLU / C-Eval layouts)')
     e.add_argument('config', help='evaluation YAML (LLaMA-Factory keys: task, task_dir, n_shot, lang, batch_size), run folder or model')
