@@ -102,6 +102,56 @@ def stream_chat(self: ChatModel, messages, system=None, **gen):
     yield from streamer
     th.join()
 
+# %% ../nbs/07_infer.ipynb #c7f79d8a
+@patch
+def stream_ids(self: ChatModel, ids, seed=None, **gen):
+    "Yield `(text, tokens so far, finish reason or None)` as the model answers prompt token `ids`; close it to stop."
+    ids = [int(i) for i in ids]
+    if self.engine == 'vllm':
+        from vllm import TokensPrompt
+        self._check_open()
+        params = self._sampling(stream=True, **gen)
+        if seed is not None: params.seed = seed
+        async def deltas():
+            n = 0
+            async for out in self.vllm.generate(TokensPrompt(prompt_token_ids=ids), params, uuid.uuid4().hex, lora_request=self.lora):
+                o = out.outputs[0]
+                n += len(o.token_ids)
+                if o.text or o.finish_reason: yield o.text, n, o.finish_reason and ('length' if o.finish_reason == 'length' else 'stop')
+        yield from self._loop.iterate(deltas())
+        return
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+    kw, abort, res = self._gen_kwargs(**gen), threading.Event(), dict(n=0)
+    class Abort(StoppingCriteria): # also counts the tokens generated
+        def __call__(self, input_ids, scores, **_):
+            res['n'] = input_ids.shape[1] - len(ids)
+            return torch.full((input_ids.shape[0],), abort.is_set(), device=input_ids.device)
+    x = torch.tensor([ids], device=self.model.device)
+    streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+    def run():
+        try:
+            if seed is not None: torch.manual_seed(seed)
+            with torch.no_grad(): res['out'] = self.model.generate(input_ids=x, attention_mask=torch.ones_like(x), streamer=streamer,
+                                                                    stopping_criteria=StoppingCriteriaList([Abort()]), **kw)
+        except Exception as e: res['err'] = e; streamer.end()
+    th = threading.Thread(target=run, daemon=True)
+    th.start()
+    try:
+        for text in streamer:
+            if text: yield text, res['n'], None
+    finally: abort.set(); th.join()
+    if 'err' in res: raise res['err']
+    new = res['out'][0, len(ids):]
+    full = len(new) >= kw['max_new_tokens'] and new[-1].item() not in kw['eos_token_id']
+    yield '', len(new), 'length' if full else 'stop'
+
+@patch(as_prop=True)
+def context_length(self: ChatModel) -> int:
+    "The most tokens, prompt plus answer, the model takes."
+    if self.engine == 'vllm': self._check_open(); return self.vllm.vllm_config.model_config.max_model_len
+    return self.model.config.max_position_embeddings
+
 # %% ../nbs/07_infer.ipynb #145f43db
 def _left_pad(seqs, pad_id):
     import torch

@@ -43,30 +43,17 @@ def strip_stream(pieces):
         if body: yield tail + body; tail = p[len(body):]
         else: tail += p
 
-# %% ../nbs/07b_server.ipynb #35eb5d65
-def stream_ids(cm: ChatModel, ids, info: dict, stop=(), strip=False, seed=None, **gen):
+# %% ../nbs/07b_server.ipynb #f1133805
+def stream_ids(cm: ChatModel, ids, info: dict, stop=(), strip=False, **gen):
     "Yield the text `cm` generates after prompt `ids`, cut at `stop`; fills `info` with tokens and finish reason."
-    import torch
-    from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
-    abort, res, kw = threading.Event(), {}, cm._gen_kwargs(**gen)
-    class Abort(StoppingCriteria):
-        def __call__(self, input_ids, scores, **_): return torch.full((input_ids.shape[0],), abort.is_set(), device=input_ids.device)
-    streamer = TextIteratorStreamer(cm.tokenizer, skip_prompt=True, skip_special_tokens=True)
-    def run():
-        try:
-            if seed is not None: torch.manual_seed(seed)
-            with torch.no_grad(): res['out'] = cm.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), streamer=streamer,
-                                                                  stopping_criteria=StoppingCriteriaList([Abort()]), **kw)
-        except Exception as e: res['err'] = e; streamer.end()
-    th = threading.Thread(target=run, daemon=True)
-    th.start()
-    try: yield from (strip_stream if strip else iter)(cut_stops(streamer, stop))
-    finally: abort.set(); th.join()
-    if 'err' in res: raise res['err']
-    new = res['out'][0, ids.shape[1]:]
-    hit = any(s and s in cm.tokenizer.decode(new, skip_special_tokens=True) for s in stop)
-    full = len(new) >= kw['max_new_tokens'] and new[-1].item() not in kw['eos_token_id']
-    info.update(completion_tokens=len(new), finish_reason='length' if full and not hit else 'stop')
+    src, state = cm.stream_ids(ids, **gen), dict(n=0, finish=None)
+    def texts():
+        for text, n, finish in src:
+            state.update(n=n, finish=finish)
+            if text: yield text
+    try: yield from (strip_stream if strip else iter)(cut_stops(texts(), stop))
+    finally: src.close()
+    info.update(completion_tokens=state['n'], finish_reason=state['finish'] or 'stop')
 
 # %% ../nbs/07b_server.ipynb #3ba257d1
 class APIError(Exception):
@@ -152,11 +139,11 @@ class KeyAuth:
                 return await error_response(e)(scope, receive, send)
         await self.app(scope, receive, send)
 
-# %% ../nbs/07b_server.ipynb #e81030e1
+# %% ../nbs/07b_server.ipynb #ecf64885
 def create_app(chat_model: ChatModel, api_key=None, model_name=None, max_tokens_limit=4096) -> FastAPI:
     "A FastAPI app serving `chat_model` with OpenAI's `/v1/models`, `/v1/chat/completions` and `/v1/completions`."
     cm, key, name = chat_model, api_key or os.environ.get('API_KEY'), model_name or model_id(chat_model)
-    ctx, lock, created = cm.model.config.max_position_embeddings, asyncio.Lock(), int(time.time())
+    ctx, lock, created = cm.context_length, asyncio.Lock(), int(time.time())
     app = FastAPI(title='llmft', description=f'OpenAI-compatible API over {name}')
     app.add_exception_handler(APIError, lambda r, e: error_response(e))
     app.add_exception_handler(RequestValidationError, lambda r, e: error_response(_validation_error(e)))
@@ -173,7 +160,7 @@ def create_app(chat_model: ChatModel, api_key=None, model_name=None, max_tokens_
     def plan(req, ids):
         "Generation keywords for `req`, after checking its limits against the prompt `ids`."
         if req.n not in (None, 1): raise APIError(400, 'only n=1 is supported', 'n')
-        asked, n = getattr(req, 'max_completion_tokens', None) or req.max_tokens, ids.shape[1]
+        asked, n = getattr(req, 'max_completion_tokens', None) or req.max_tokens, len(ids)
         if asked and asked > max_tokens_limit: raise APIError(400, f'max_tokens is {asked}, above this server\'s limit of {max_tokens_limit}', 'max_tokens')
         new = asked or min(cm.cfg.generate.max_new_tokens, max_tokens_limit, ctx - n)
         if new < 1 or n + new > ctx:
@@ -186,7 +173,7 @@ def create_app(chat_model: ChatModel, api_key=None, model_name=None, max_tokens_
         return gen | {k: v for k in ('top_p', 'top_k', 'repetition_penalty') if (v := getattr(req, k)) is not None}
 
     async def respond(req, ids, chat: bool):
-        gen, info, n = plan(req, ids), {}, ids.shape[1]
+        gen, info, n = plan(req, ids), {}, len(ids)
         pieces = stream_ids(cm, ids, info, strip=chat, **gen)
         rid, obj = f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex[:24]}", 'chat.completion' if chat else 'text_completion'
         head = dict(id=rid, object=obj + ('.chunk' if chat and req.stream else ''), created=int(time.time()), model=name)
@@ -213,16 +200,15 @@ def create_app(chat_model: ChatModel, api_key=None, model_name=None, max_tokens_
 
     @app.post('/v1/chat/completions')
     async def chat_completions(req: ChatRequest):
-        try: ids = cm._inputs(chat_messages(req.messages))
+        try: ids = cm._ids(chat_messages(req.messages))
         except ValueError as e: raise APIError(400, str(e), 'messages')
         return await respond(req, ids, chat=True)
 
     @app.post('/v1/completions')
     async def completions(req: CompletionRequest):
-        import torch
         prompts = [req.prompt] if isinstance(req.prompt, str) else req.prompt
         if len(prompts) != 1: raise APIError(400, 'send one prompt per request', 'prompt')
-        return await respond(req, torch.tensor([cm.tokenizer.encode(prompts[0])], device=cm.model.device), chat=False)
+        return await respond(req, cm.tokenizer.encode(prompts[0]), chat=False)
 
     return app
 

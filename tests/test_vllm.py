@@ -103,3 +103,21 @@ def test_lora_equals_peft(hf_answers, lora_answers, vm_lora):
     assert vm_lora.lora is not None and vm_lora.vllm.vllm_config.lora_config.max_lora_rank == 8
     assert vm_lora.generate(PROMPTS, **GREEDY) == want
     assert ''.join(vm_lora.stream_chat(PROMPTS[0], **GREEDY)).strip() == want[0]
+
+def test_server_over_vllm(vm, hf_answers):
+    "The OpenAI server over the vLLM engine: greedy answers equal to the hf engine's, whole and streamed."
+    import json
+    from fastapi.testclient import TestClient
+    from llmft.server import create_app
+    client = TestClient(create_app(vm))
+    body = dict(model=MODEL, messages=[dict(role='user', content=PROMPTS[0])], temperature=0, max_tokens=GREEDY['max_new_tokens'])
+    r = client.post('/v1/chat/completions', json=body).json()
+    assert r['choices'][0]['message'] == dict(role='assistant', content=hf_answers[0]), r
+    assert r['choices'][0]['finish_reason'] == 'stop' and r['usage']['prompt_tokens'] == len(vm._ids(PROMPTS[0]))
+    s = client.post('/v1/chat/completions', json=body | dict(stream=True))
+    assert s.text.endswith('data: [DONE]\n\n')
+    chunks = [json.loads(l[6:]) for l in s.text.splitlines() if l.startswith('data: ') and l != 'data: [DONE]']
+    assert ''.join(c['choices'][0]['delta'].get('content') or '' for c in chunks) == hf_answers[0]
+    assert chunks[-1]['choices'][0]['finish_reason'] == 'stop'
+    r = client.post('/v1/chat/completions', json=body | dict(max_tokens=vm.context_length)) # the engine's max_model_len bounds requests
+    assert r.status_code == 400 and r.json()['error']['code'] == 'context_length_exceeded'
