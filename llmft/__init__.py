@@ -2,9 +2,12 @@
 
 Modules:
 
-- `llmft.cli`: `llmft train CONFIG key=value ...`, `llmft chat RUN_DIR`, `llmft preview CONFIG`, `llmft serve --model RUN`, `llmft demo`: thin over the Python API.
 - `llmft.data`: Dataset specs, reading files, aligning alpaca / sharegpt / OpenAI / text records into one schema, merging and splitting.
 - `llmft.datapreview`: See the data as the model will: trained and masked tokens, special tokens, and how lengths sit against `cutoff_len`, before spending compute on it.
+- `llmft.evaluation`: Multiple-choice accuracy on MMLU, CMMLU and C-Eval style benchmarks, BLEU-4 and ROUGE on generated predictions, and perplexity on text.
+- `llmft.exporter`: Merge a run's LoRA adapter into its base, save it as sharded safetensors (or one GGUF file for llama.cpp) with the tokenizer, the chat template and the stop words of training, and prove the result answers as the run did.
+- `llmft.infer`: Chat with a base model or a finished run, in one call, streaming or in batches, with the template the run trained on, on transformers or on vLLM.
+- `llmft.model`: Load a tokenizer and a causal LM at the precision the device supports, pick the chat template, and set up the fine-tuning method: LoRA and its variants, QLoRA, freeze or full.
 - `llmft.packing`: Put several short examples in one `cutoff_len` row so fewer slots are padding; with neat packing, examples in a row cannot see each other.
 - `llmft.processors`: Turn aligned records into token ids and labels for each training stage, with truncation that keeps the answer, counts of everything kept, truncated and skipped, and a view of what trains.
 - `llmft.runs`: A run is a folder: its config, a metrics log written while it trains, checkpoints, the adapter, and a result file written last.
@@ -14,7 +17,8 @@ __version__ = "0.0.1"
 
 # The public API, imported on first use so that `import llmft` stays fast.
 _api = dict(train='llmft.trainer', chat='llmft.infer', ChatModel='llmft.infer', load_config='llmft.config',
-            RunConfig='llmft.config', ConfigError='llmft.config', Run='llmft.runs', LossCurve='llmft.notebook', preview='llmft.datapreview')
+            RunConfig='llmft.config', ConfigError='llmft.config', Run='llmft.runs', LossCurve='llmft.notebook', preview='llmft.datapreview',
+            evaluate='llmft.evaluation', predict='llmft.evaluation', perplexity='llmft.evaluation', export='llmft.exporter')
 
 def __getattr__(name):
     if name not in _api: raise AttributeError(f"module 'llmft' has no attribute {name!r}")

@@ -22,7 +22,7 @@ def parse_overrides(pairs) -> dict:
         out[k.strip()] = v
     return out
 
-# %% ../nbs/09_cli.ipynb #53b126b5
+# %% ../nbs/09_cli.ipynb #99211e2c
 def _train(a):
     from llmft.config import load_config
     from llmft.datapreview import template_warning
@@ -103,8 +103,14 @@ def _predict(a):
     print(json.dumps(res, indent=2, ensure_ascii=False))
 
 def _export(a):
-    from llmft.export import export
-    print(export(a.run, a.out, format=a.format, shard_size=a.shard_size, **parse_overrides(a.overrides)))
+    from llmft.exporter import export, ParityError
+    o = parse_overrides(a.overrides)
+    dtype = o.pop('dtype', None)
+    if o: raise ConfigError(f"export takes only dtype=... as key=value, not {', '.join(o)}")
+    try: print(export(a.run, a.out, format=a.format, shard_size=a.shard_size, dtype=dtype))
+    except ParityError as e:
+        print(f"llmft export: parity check failed, files kept in {a.out} for inspection:\n{e}", file=sys.stderr)
+        sys.exit(1)
 
 def _demo(a):
     from llmft.demo import demo

@@ -94,3 +94,13 @@ def test_eval_and_predict_commands(llmft_cmd, tiny_model, tmp_path):
     lines = (tmp_path/'pred'/'generated_predictions.jsonl').read_text().splitlines()
     assert len(lines) == 8 and {'prompt', 'label', 'predict'} <= set(json.loads(lines[0]))
     assert 'predict_bleu-4' in r.stdout
+
+def test_export_command(llmft_cmd, tiny_model, tmp_path):
+    assert llmft(llmft_cmd, 'train', EXAMPLE, *TINY, 'max_steps=2', 'learning_rate=1e-2', 'output_dir=run', cwd=tmp_path).returncode == 0
+    r = llmft(llmft_cmd, 'export', 'run', '--out', 'merged', '--shard-size', '2MB', cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert len(list((tmp_path/'merged').glob('model-*.safetensors'))) > 1 and (tmp_path/'merged'/'model.safetensors.index.json').exists()
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(tmp_path/'merged')
+    msgs = [dict(role='user', content='Who are you?')]
+    assert tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True) == api.ChatModel(tmp_path/'run').template.render(msgs)
