@@ -23,3 +23,12 @@ def llmft_cmd():
     exe = Path(sys.executable).parent/'llmft'
     assert exe.exists(), f"llmft console script missing next to {sys.executable}: run `make install`"
     return str(exe)
+
+@pytest.fixture(scope='module')
+def one_torch_thread():
+    "Run a module's in-process model on one torch thread: tiny matmuls (and an hf model beside vLLM's workers) run faster so."
+    import torch
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

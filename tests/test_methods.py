@@ -20,13 +20,7 @@ METHODS = dict(
 DROP = dict(full=2.0) # the least each method must take off the first loss; 0.5 where not listed
 QUANTIZED = dict(qlora='Linear4bit', qlora8='Linear8bitLt') # the bitsandbytes layer each quantized method trains on
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    "Matmuls this small run fastest on one thread, above all on a shared CPU."
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 class Modules(TrainerCallback):
     "Record the class names of the modules of the model being trained."

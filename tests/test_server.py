@@ -39,14 +39,10 @@ def server(tiny_model, request):
         log.close()
 
 @pytest.fixture(scope='module')
-def cm(tiny_model):
+def cm(tiny_model, one_torch_thread):
     "The same model in this process, to compute the answers the server should give."
-    import torch
     from llmft.infer import ChatModel
-    n = torch.get_num_threads()
-    torch.set_num_threads(1) # tiny matmuls: one thread is faster on a busy machine
-    yield ChatModel('llmft-tiny')
-    torch.set_num_threads(n)
+    return ChatModel('llmft-tiny')
 
 @pytest.fixture
 def client(server): return openai.OpenAI(base_url=f'{server}/v1', api_key=KEY, max_retries=0, timeout=60)

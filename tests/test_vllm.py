@@ -12,19 +12,11 @@ except ImportError as e:
 
 from llmft.infer import ChatModel
 
-pytestmark = pytest.mark.slow # each vLLM engine takes 20-30 s to start
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures('one_torch_thread')] # each vLLM engine takes 20-30 s to start
 MODEL = 'smollm2-135m-instruct'
 PROMPTS = ['What is the capital of France?', 'Write a haiku about the sea.', 'Name three primary colors.']
 GREEDY = dict(do_sample=False, max_new_tokens=32)
 
-@pytest.fixture(scope='module', autouse=True)
-def one_torch_thread():
-    "The hf reference answers on one torch thread: next to vLLM's worker (and other jobs) on a small CPU, two threads spin-wait."
-    import torch
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 def _engine(*args, **kw):
     cm = ChatModel(*args, engine='vllm', precision='fp32', **kw)
