@@ -2,7 +2,7 @@
 
 Both runs fine-tune SmolLM2-135M-Instruct (fp32, CPU unless a GPU is present) with LoRA r=8 on every linear layer,
 on the bundled identity data (88 rows, prompt masked), batch 8, the same learning rate and number of steps, and no
-gradient checkpointing (TRL's SFTConfig turns it on by default; llmft does not have it yet). Each runs
+gradient checkpointing (both turn it on by default; `--gc` compares with it on). Each runs
 in its own subprocess so that peak memory is measured per run. Tokens/s counts real (non-padding) tokens.
 
     .venv/bin/python bench/sft_lora.py [--steps 20]
@@ -19,7 +19,7 @@ def run_llmft(a, out):
     import llmft
     run = llmft.train(str(ROOT/'examples'/'identity_lora.yaml'), output_dir=out, overwrite_output_dir=True, max_steps=a['steps'],
                       per_device_train_batch_size=a['batch'], learning_rate=a['lr'], lora_rank=a['rank'], cutoff_len=a['cutoff'],
-                      seed=a['seed'], logging_steps=a['steps'], save_steps=10**6, verbose=False)
+                      seed=a['seed'], logging_steps=a['steps'], save_steps=10**6, disable_gradient_checkpointing=not a['gc'], verbose=False)
     r = run.result
     return dict(tokens_per_sec=r['tokens_per_sec'], final_loss=r['final_loss'], train_s=r['runtime_s'])
 
@@ -61,11 +61,12 @@ def child(which, a):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument('--steps', type=int, default=COMMON['steps'])
+    p.add_argument('--gc', action='store_true', help='gradient checkpointing on in both runs')
     p.add_argument('--child', choices=['llmft', 'trl'])
     p.add_argument('--args')
     o = p.parse_args()
     if o.child: return child(o.child, json.loads(o.args))
-    a = {**COMMON, 'steps': o.steps}
+    a = {**COMMON, 'steps': o.steps, 'gc': o.gc}
     res = {}
     for which in ('trl', 'llmft'):
         out = subprocess.run([sys.executable, __file__, '--child', which, '--args', json.dumps(a)], capture_output=True, text=True)
