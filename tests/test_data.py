@@ -100,3 +100,10 @@ def test_missing_column_names_dataset_and_columns(tmp_path):
     (tmp_path/'qa.json').write_text(json.dumps([{'question': 'q', 'answer': 'a'}]))
     with pytest.raises(ConfigError, match=r"dataset 'qa' \(alpaca\) expects column 'instruction'; the row has \['answer', 'question'\]"):
         load_records(DataArgs(dataset=['qa'], dataset_dir=str(tmp_path)))
+
+def test_fsspec_url_source(tmp_path):
+    import fsspec
+    with fsspec.open('memory://llmft-test/qa.jsonl', 'w') as f: f.write(json.dumps({'instruction': 'Hi', 'output': 'Hello'}) + '\n')
+    (tmp_path/'specs.yaml').write_text('remote:\n  file_name: memory://llmft-test/qa.jsonl\n')
+    recs = load_records(DataArgs(dataset=['remote'], dataset_dir=str(tmp_path)))
+    assert [m['content'] for m in recs[0]['messages']] == ['Hi', 'Hello']
