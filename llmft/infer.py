@@ -18,7 +18,7 @@ from .runs import CONFIG
 # %% auto #0
 __all__ = ['ENGINES', 'inference_config', 'ChatModel', 'chat']
 
-# %% ../nbs/07_infer.ipynb #1996cff5
+# %% ../nbs/07_infer.ipynb #612d092a
 def inference_config(model_or_run, **overrides) -> RunConfig:
     "The config to chat with: a run folder's own (its adapter, or its fully trained weights), or a plain model name."
     name = os.fspath(model_or_run) if isinstance(model_or_run, os.PathLike) else str(model_or_run)
@@ -53,13 +53,13 @@ class ChatModel:
     def _messages(self, messages):
         return [dict(role='user', content=messages)] if isinstance(messages, str) else list(messages)
 
-    def _ids(self, messages, system=None) -> list:
+    def _ids(self, messages, system=None, tools=None) -> list:
         system = system if system is not None else self.cfg.data.default_system
-        return self.tokenizer.encode(self.template.render(self._messages(messages), system), add_special_tokens=False)
+        return self.tokenizer.encode(self.template.render(self._messages(messages), system, tools=tools), add_special_tokens=False)
 
-    def _inputs(self, messages, system=None):
+    def _inputs(self, messages, system=None, tools=None):
         import torch
-        return torch.tensor([self._ids(messages, system)], device=self.model.device)
+        return torch.tensor([self._ids(messages, system, tools)], device=self.model.device)
 
     def _stop_ids(self) -> list:
         stops = [self.tokenizer.convert_tokens_to_ids(s) for s in self.template.stop_words] + [self.tokenizer.eos_token_id]

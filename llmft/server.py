@@ -6,9 +6,10 @@ Docs: https://llmft.github.io/llmft/server.html.md"""
 
 # %% auto #0
 __all__ = ['cut_stops', 'strip_stream', 'stream_ids', 'APIError', 'error_response', 'Message', 'ChatRequest', 'CompletionRequest',
-           'chat_messages', 'model_id', 'KeyAuth', 'create_app', 'serve']
+           'chat_messages', 'check_tools', 'parse_tool_calls', 'openai_calls', 'model_id', 'KeyAuth', 'create_app',
+           'serve']
 
-# %% ../nbs/07b_server.ipynb #15d7668b
+# %% ../nbs/07b_server.ipynb #ad621174
 import asyncio, hmac, json, os, re, threading, time, uuid
 from pathlib import Path
 import anyio
@@ -18,6 +19,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 from .infer import ChatModel
+from .templates import TOOL_FORMATS, ToolFormat
 
 # %% ../nbs/07b_server.ipynb #479508c2
 def cut_stops(pieces, stop=()):
@@ -66,12 +68,13 @@ def error_response(e: APIError) -> JSONResponse:
     "OpenAI's `{'error': {...}}` body for `e`."
     return JSONResponse(dict(error=dict(message=e.message, type=e.type, param=e.param, code=e.code)), status_code=e.status)
 
-# %% ../nbs/07b_server.ipynb #fdd76592
+# %% ../nbs/07b_server.ipynb #a7a969f0
 class Message(BaseModel):
     "One chat message; content is a string or a list of text parts."
     model_config = ConfigDict(extra='allow', strict=True)
     role: str
     content: str|list[dict]|None = None
+    tool_calls: list[dict]|None = None
 
 class _Request(BaseModel):
     "Fields shared by chat and text completions."
@@ -92,28 +95,73 @@ class ChatRequest(_Request):
     "The body of `POST /v1/chat/completions`."
     messages: list[Message] = Field(min_length=1)
     max_completion_tokens: int|None = Field(None, ge=1)
+    tools: list[dict]|None = None
 
 class CompletionRequest(_Request):
     "The body of `POST /v1/completions`."
     prompt: str|list[str]
 
-# %% ../nbs/07b_server.ipynb #d7d2efa7
+# %% ../nbs/07b_server.ipynb #2e0347c3
 def _content(m: Message) -> str:
     if m.content is None or isinstance(m.content, str): return m.content or ''
     if any(p.get('type') != 'text' or not isinstance(p.get('text'), str) for p in m.content):
         raise APIError(400, 'only text content parts ({"type": "text", "text": ...}) are supported', 'messages')
     return ''.join(p['text'] for p in m.content)
 
-def chat_messages(msgs: list[Message]) -> list:
-    "OpenAI messages as llmft's role/content dicts; `developer` is a system message."
-    out = []
+def _call(c: dict, param: str) -> dict:
+    "One OpenAI `tool_calls` item as llmft's `{'name', 'arguments'}`, its arguments JSON parsed."
+    f = c.get('function') if isinstance(c, dict) else None
+    if not isinstance(f, dict) or not isinstance(f.get('name'), str):
+        raise APIError(400, 'a tool call is {"type": "function", "function": {"name": ..., "arguments": "JSON"}}', param)
+    args = f.get('arguments') or '{}'
+    try: args = json.loads(args) if isinstance(args, str) else args
+    except json.JSONDecodeError as e: raise APIError(400, f'tool call arguments are not valid JSON: {e}', param)
+    if not isinstance(args, dict): raise APIError(400, 'tool call arguments must be a JSON object', param)
+    return dict(name=f['name'], arguments=args)
+
+def chat_messages(msgs: list[Message], tools=False) -> list:
+    "OpenAI messages as llmft's role/content dicts; `developer` is a system message; with `tools`, tool calls and results too."
+    out, roles = [], ('system', 'user', 'assistant') + (('tool',) if tools else ())
     for i, m in enumerate(msgs):
         role = 'system' if m.role == 'developer' else m.role
-        if role not in ('system', 'user', 'assistant'):
-            raise APIError(400, f"role {m.role!r} is not supported: use system, developer, user or assistant", f'messages.{i}.role')
+        if role not in roles or (m.tool_calls and not tools):
+            raise APIError(400, f"role {m.role!r}{' with tool_calls' if m.tool_calls else ''} is not supported"
+                           f"{'' if tools else ' by this model: it has no tool format'}: use system, developer, user or assistant", f'messages.{i}.role')
         if role == 'system' and i: raise APIError(400, 'a system message must come first', f'messages.{i}.role')
-        out.append(dict(role=role, content=_content(m)))
+        if role == 'assistant' and m.tool_calls:
+            out.append(dict(role='tool_call', content=[_call(c, f'messages.{i}.tool_calls') for c in m.tool_calls]))
+        else: out.append(dict(role=role, content=_content(m)))
     return out
+
+def check_tools(tools) -> list:
+    "`tools` as OpenAI function definitions, or a 400."
+    for t in tools:
+        if not (isinstance(t, dict) and t.get('type', 'function') == 'function' and isinstance(t.get('function'), dict)
+                and isinstance(t['function'].get('name'), str)):
+            raise APIError(400, 'a tool is {"type": "function", "function": {"name": ..., "description": ..., "parameters": {...}}}', 'tools')
+    return tools
+
+# %% ../nbs/07b_server.ipynb #81a8bd87
+def parse_tool_calls(text: str, tf: ToolFormat):
+    "Split generated `text` into (content before the calls or None, `[{'name', 'arguments'}]`) by `tf`'s call format."
+    head, tail = tf.call.split('{"name"')[0].strip(), tf.call.rsplit('}', 1)[1].strip()
+    key = re.search(r'"(\w+)": \{arguments\}', tf.call)[1]
+    def one(js):
+        c = json.loads(js)
+        if not isinstance(c, dict) or not isinstance(c.get('name'), str): raise ValueError(js)
+        args = c.get(key, c.get('arguments', {}))
+        return dict(name=c['name'], arguments=json.loads(args) if isinstance(args, str) else args)
+    try:
+        if not head: return None, [one(text.strip())]
+        found = list(re.finditer(re.escape(head) + r'\s*(.*?)\s*' + (re.escape(tail) if tail else r'$'), text, re.S))
+        if not found: return text, []
+        return text[:found[0].start()].strip() or None, [one(m[1]) for m in found]
+    except (ValueError, TypeError): return text, []
+
+def openai_calls(calls) -> list:
+    "llmft's calls as OpenAI's `tool_calls`, arguments as JSON strings."
+    return [dict(id=f'call_{uuid.uuid4().hex[:24]}', type='function', function=dict(name=c['name'], arguments=json.dumps(c['arguments'], ensure_ascii=False)))
+            for c in calls]
 
 # %% ../nbs/07b_server.ipynb #dfb41dbf
 def model_id(cm: ChatModel) -> str:
@@ -139,7 +187,7 @@ class KeyAuth:
                 return await error_response(e)(scope, receive, send)
         await self.app(scope, receive, send)
 
-# %% ../nbs/07b_server.ipynb #ecf64885
+# %% ../nbs/07b_server.ipynb #ba1307da
 def create_app(chat_model: ChatModel, api_key=None, model_name=None, max_tokens_limit=4096) -> FastAPI:
     "A FastAPI app serving `chat_model` with OpenAI's `/v1/models`, `/v1/chat/completions` and `/v1/completions`."
     cm, key, name = chat_model, api_key or os.environ.get('API_KEY'), model_name or model_id(chat_model)
@@ -172,7 +220,7 @@ def create_app(chat_model: ChatModel, api_key=None, model_name=None, max_tokens_
         elif req.temperature is not None: gen.update(do_sample=True, temperature=req.temperature)
         return gen | {k: v for k in ('top_p', 'top_k', 'repetition_penalty') if (v := getattr(req, k)) is not None}
 
-    async def respond(req, ids, chat: bool):
+    async def respond(req, ids, chat: bool, tf=None):
         gen, info, n = plan(req, ids), {}, len(ids)
         pieces = stream_ids(cm, ids, info, strip=chat, **gen)
         rid, obj = f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex[:24]}", 'chat.completion' if chat else 'text_completion'
@@ -182,15 +230,29 @@ def create_app(chat_model: ChatModel, api_key=None, model_name=None, max_tokens_
             if not chat: return dict(index=0, text=text or '', logprobs=None, finish_reason=finish)
             if not req.stream: return dict(index=0, message=dict(role='assistant', content=text), logprobs=None, finish_reason=finish)
             return dict(index=0, delta={} if text is None else dict(content=text), logprobs=None, finish_reason=finish)
+        def tooled(text):
+            "(content, OpenAI tool_calls or None, finish reason) of a whole answer."
+            content, calls = parse_tool_calls(text, tf) if tf else (text, [])
+            return (content, openai_calls(calls), 'tool_calls') if calls else (text, None, info['finish_reason'])
         if not req.stream:
             async with lock: text = await anyio.to_thread.run_sync(lambda: ''.join(pieces))
-            return head | dict(choices=[choice(text, info['finish_reason'])], usage=usage())
+            content, calls, finish = tooled(text)
+            c = choice(content, finish)
+            if calls: c['message']['tool_calls'] = calls
+            return head | dict(choices=[c], usage=usage())
         async def events():
             async with lock:
                 try:
                     if chat: yield _sse(head | dict(choices=[dict(index=0, delta=dict(role='assistant', content=''), logprobs=None, finish_reason=None)]))
-                    while (p := await anyio.to_thread.run_sync(next, pieces, None)) is not None: yield _sse(head | dict(choices=[choice(p)]))
-                    yield _sse(head | dict(choices=[choice(None if chat else '', info['finish_reason'])]))
+                    if tf: # tools: the whole answer, then its calls in one chunk
+                        content, calls, finish = tooled(await anyio.to_thread.run_sync(lambda: ''.join(pieces)))
+                        if content: yield _sse(head | dict(choices=[choice(content)]))
+                        if calls: yield _sse(head | dict(choices=[dict(index=0, delta=dict(tool_calls=[dict(index=i) | c for i, c in enumerate(calls)]),
+                                                                         logprobs=None, finish_reason=None)]))
+                    else:
+                        while (p := await anyio.to_thread.run_sync(next, pieces, None)) is not None: yield _sse(head | dict(choices=[choice(p)]))
+                        finish = info['finish_reason']
+                    yield _sse(head | dict(choices=[choice(None if chat else '', finish)]))
                     if (req.stream_options or {}).get('include_usage'): yield _sse(head | dict(choices=[], usage=usage()))
                 except Exception as e: yield _sse(dict(error=dict(message=f'{type(e).__name__}: {e}', type='server_error', param=None, code=None)))
                 finally:
@@ -200,9 +262,14 @@ def create_app(chat_model: ChatModel, api_key=None, model_name=None, max_tokens_
 
     @app.post('/v1/chat/completions')
     async def chat_completions(req: ChatRequest):
-        try: ids = cm._ids(chat_messages(req.messages))
+        tf = TOOL_FORMATS.get(getattr(getattr(cm, 'template', None), 'tool_format', '') or '')
+        if req.tools and tf is None:
+            raise APIError(400, f"this model's chat template ({getattr(cm.template, 'name', '?')}) has no tool format, so it cannot take tools; "
+                           f"tools work with the templates {', '.join(TOOL_FORMATS)} and their relatives", 'tools')
+        tools, msgs = check_tools(req.tools) if req.tools else None, chat_messages(req.messages, tools=tf is not None)
+        try: ids = cm._ids(msgs, tools=tools)
         except ValueError as e: raise APIError(400, str(e), 'messages')
-        return await respond(req, ids, chat=True)
+        return await respond(req, ids, chat=True, tf=tf if tools else None)
 
     @app.post('/v1/completions')
     async def completions(req: CompletionRequest):
