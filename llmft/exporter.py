@@ -92,9 +92,9 @@ class ParityError(RuntimeError):
     "The exported model does not answer as base + adapter did."
     def __init__(self, report): super().__init__(f"{report}: the files are kept in {report.out_dir} for inspection"); self.report = report
 
-# %% ../nbs/07d_exporter.ipynb #5a039b3f
+# %% ../nbs/07d_exporter.ipynb #348e2a36
 _DTYPES = dict(fp32='fp32', float32='fp32', f32='fp32', fp16='fp16', float16='fp16', f16='fp16', half='fp16',
-               bf16='bf16', bfloat16='bf16')
+               bf16='bf16', bfloat16='bf16', q8_0='q8_0', Q8_0='q8_0')
 _TORCH = dict(fp32='float32', fp16='float16', bf16='bfloat16')
 
 def _dtype(dtype, base) -> str:
@@ -102,7 +102,7 @@ def _dtype(dtype, base) -> str:
     if dtype is None:
         from transformers import AutoConfig
         dtype = str(getattr(AutoConfig.from_pretrained(base), 'dtype', None) or 'fp32').removeprefix('torch.')
-    if str(dtype) not in _DTYPES: raise ConfigError(f"dtype={dtype!r}: use one of fp32, fp16, bf16")
+    if str(dtype) not in _DTYPES: raise ConfigError(f"dtype={dtype!r}: use one of fp32, fp16, bf16 (or q8_0 for gguf)")
     return _DTYPES[str(dtype)]
 
 def _to(model, dtype: str, matrices_only=False):
@@ -114,6 +114,12 @@ def _to(model, dtype: str, matrices_only=False):
 
 def _round(model, dtype: str, matrices_only=False):
     "Round `model`'s weights in place through `dtype` and back to fp32: the weights as they are stored."
+    if dtype == 'q8_0':
+        import gguf, torch
+        q = gguf.GGMLQuantizationType.Q8_0
+        for p in model.parameters():
+            if p.ndim > 1: p.data = torch.from_numpy(gguf.quants.dequantize(gguf.quants.quantize(p.data.float().numpy(), q), q).copy()).reshape(p.shape)
+        return model
     return _to(_to(model, dtype, matrices_only), 'fp32')
 
 # %% ../nbs/07d_exporter.ipynb #3a2d5293
@@ -159,8 +165,8 @@ def _gguf_vocab(tok, vocab_size: int) -> dict:
              for i in range(vocab_size)]
     return dict(tokens=[vocab.get(i, f'[PAD{i}]') for i in range(vocab_size)], types=types, merges=merges, pre=_pre_type(tj, merges))
 
-# %% ../nbs/07d_exporter.ipynb #e7097049
-_QTYPES = dict(fp32='F32', fp16='F16', bf16='BF16')
+# %% ../nbs/07d_exporter.ipynb #710abaeb
+_QTYPES = dict(fp32='F32', fp16='F16', bf16='BF16', q8_0='Q8_0')
 
 def _write_gguf(model, tok, template, path: Path, dtype: str, name: str):
     "Write `model` (a fp32 Llama) and its tokenizer as one GGUF file at `path`."
@@ -175,7 +181,7 @@ def _write_gguf(model, tok, template, path: Path, dtype: str, name: str):
     w.add_context_length(c.max_position_embeddings); w.add_embedding_length(c.hidden_size); w.add_block_count(c.num_hidden_layers)
     w.add_feed_forward_length(c.intermediate_size); w.add_head_count(c.num_attention_heads); w.add_head_count_kv(c.num_key_value_heads)
     w.add_rope_freq_base(rope['rope_theta']); w.add_rope_dimension_count(head_dim); w.add_layer_norm_rms_eps(c.rms_norm_eps)
-    w.add_vocab_size(c.vocab_size); w.add_file_type(dict(fp32=gguf.LlamaFileType.ALL_F32, fp16=gguf.LlamaFileType.MOSTLY_F16, bf16=gguf.LlamaFileType.MOSTLY_BF16)[dtype])
+    w.add_vocab_size(c.vocab_size); w.add_file_type(dict(fp32=gguf.LlamaFileType.ALL_F32, fp16=gguf.LlamaFileType.MOSTLY_F16, bf16=gguf.LlamaFileType.MOSTLY_BF16, q8_0=gguf.LlamaFileType.MOSTLY_Q8_0)[dtype])
     v = _gguf_vocab(tok, c.vocab_size)
     w.add_tokenizer_model('gpt2'); w.add_tokenizer_pre(v['pre'])
     w.add_token_list(v['tokens']); w.add_token_types(v['types']); w.add_token_merges(v['merges'])
@@ -198,7 +204,7 @@ def _write_gguf(model, tok, template, path: Path, dtype: str, name: str):
     w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
     return path
 
-# %% ../nbs/07d_exporter.ipynb #a5d57008
+# %% ../nbs/07d_exporter.ipynb #d7a005c1
 FORMATS = ('safetensors', 'gguf')
 
 def _reload(out: Path, gguf_file=None):
@@ -231,6 +237,7 @@ def export(run_or_config, out_dir, format='safetensors', shard_size='2GB', dtype
     merged = _logits(model, ids)
     out.mkdir(parents=True, exist_ok=True); _clear(out)
     rep = ExportReport(out, format, dtype, merge_diff=_diff(merged, ref), tol=tol, scale=max(1., ref.abs().max().item()))
+    if dtype == 'q8_0' and format != 'gguf': raise ConfigError("dtype=q8_0 is a GGUF quantization: use format='gguf'")
     if format == 'gguf':
         name = src.name if src.name not in ('', '.') else 'model'
         rep.files = [_write_gguf(model, tok, template, out/f'{name}-{_QTYPES[dtype]}.gguf', dtype, name)]
