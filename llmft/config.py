@@ -12,15 +12,15 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['GROUPS', 'SHORTCUTS', 'STAGES', 'METHODS', 'PRECISIONS', 'MIX', 'ATTENTION', 'ROPE', 'LORA_ONLY', 'ConfigError',
-           'ModelArgs', 'DataArgs', 'MethodArgs', 'TrainArgs', 'GenerateArgs', 'key_groups', 'coerce', 'RunConfig',
-           'validate', 'read_yaml', 'load_config', 'to_dict', 'save_config']
+__all__ = ['GROUPS', 'SHORTCUTS', 'STAGES', 'PREF_LOSSES', 'METHODS', 'PRECISIONS', 'MIX', 'ATTENTION', 'ROPE', 'LORA_ONLY',
+           'ConfigError', 'ModelArgs', 'DataArgs', 'MethodArgs', 'TrainArgs', 'GenerateArgs', 'key_groups', 'coerce',
+           'RunConfig', 'did_you_mean', 'validate', 'read_yaml', 'load_config', 'to_dict', 'save_config']
 
 # %% ../nbs/00_config.ipynb #a0d71895
 class ConfigError(ValueError):
     "A config the user wrote cannot be run; the message says what to change."
 
-# %% ../nbs/00_config.ipynb #8581e1ea
+# %% ../nbs/00_config.ipynb #b3694740
 @dataclass
 class ModelArgs:
     "What to load and how."
@@ -87,6 +87,21 @@ class MethodArgs:
     galore_scale: float = 2.0
     galore_proj_type: str = 'std'
     galore_layerwise: bool = False
+    pref_beta: float = 0.1 # DPO/KTO/ORPO/SimPO temperature on the log-ratio
+    pref_loss: str = 'sigmoid' # sigmoid (DPO) | hinge | ipo | orpo | simpo
+    pref_ftx: float = 0.0 # weight of an SFT loss on the chosen answer added to the preference loss
+    dpo_label_smoothing: float = 0.0 # robust/conservative DPO: assumed share of flipped labels
+    simpo_gamma: float = 0.5 # SimPO's target reward margin
+    kto_chosen_weight: float = 1.0
+    kto_rejected_weight: float = 1.0
+    ref_model: str|None = None # reference policy for dpo/kto; `None` means the base model (adapters off) or a frozen copy
+    reward_model: str|None = None # ppo: run folder or path of the reward model (an rm-stage adapter or model)
+    reward_model_type: str = 'lora' # lora | full
+    ppo_epochs: int = 4
+    ppo_buffer_size: int = 1
+    ppo_target: float = 6.0 # target KL of the adaptive KL controller
+    ppo_score_norm: bool = False
+    ppo_whiten_rewards: bool = False
 
 @dataclass
 class TrainArgs:
@@ -110,6 +125,7 @@ class TrainArgs:
     bf16: bool = False
     fp16: bool = False
     neftune_noise_alpha: float|None = None # NEFTune: uniform noise of this scale on the input embeddings while training
+    early_stopping_steps: int|None = None # stop when eval_loss has not improved for this many evaluations
     extra: dict = field(default_factory=dict)
 
 @dataclass
@@ -209,14 +225,20 @@ class RunConfig:
             else: self.set(k, v)
         return self
 
-# %% ../nbs/00_config.ipynb #de0f7379
-STAGES = ('sft',)
+# %% ../nbs/00_config.ipynb #1ed12497
+STAGES = ('pt', 'sft', 'rm', 'dpo', 'kto', 'ppo', 'grpo')
+PREF_LOSSES = ('sigmoid', 'hinge', 'ipo', 'orpo', 'simpo')
 METHODS = ('lora', 'freeze', 'full')
 PRECISIONS = ('auto', 'bf16', 'fp16', 'fp32')
 MIX = ('concat', 'interleave_under', 'interleave_over')
 ATTENTION = ('auto', 'disabled', 'eager', 'sdpa', 'fa2')
 ROPE = ('linear', 'dynamic', 'yarn', 'llama3')
 LORA_ONLY = ('additional_target', 'use_rslora', 'use_dora', 'pissa_init', 'loraplus_lr_ratio')
+
+def did_you_mean(value, known) -> str:
+    "' (did you mean X?)' for the closest of `known`, or ''."
+    close = difflib.get_close_matches(str(value), known, n=1, cutoff=0.5)
+    return f" (did you mean {close[0]!r}?)" if close else ''
 
 def _check(ok, msg):
     if not ok: raise ConfigError(msg)
@@ -248,7 +270,9 @@ def _check_method(cfg: RunConfig):
 def validate(cfg: RunConfig) -> RunConfig:
     "Raise `ConfigError` with the reason when `cfg` cannot run."
     mo, m, d, t = cfg.model, cfg.method, cfg.data, cfg.train
-    _check(m.stage in STAGES, f"stage={m.stage!r} is not available yet; available: {', '.join(STAGES)}")
+    _check(m.stage in STAGES, f"stage={m.stage!r} is not a stage; use one of {', '.join(STAGES)}{did_you_mean(m.stage, STAGES)}")
+    _check(m.pref_loss in PREF_LOSSES, f"pref_loss={m.pref_loss!r}: use one of {', '.join(PREF_LOSSES)}")
+    _check(m.reward_model_type in ('lora', 'full'), f"reward_model_type={m.reward_model_type!r}: use lora or full")
     _check_method(cfg)
     if mo.infer_backend == 'huggingface': mo.infer_backend = 'hf'
     _check(mo.infer_backend in ('hf', 'vllm'), f"infer_backend={mo.infer_backend!r}: use hf or vllm")

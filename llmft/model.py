@@ -188,7 +188,7 @@ def prepare_for_training(model, cfg: RunConfig) -> list[str]:
     if cfg.model.upcast_layernorm: notes.append(f'upcast_layernorm: {upcast_layernorm(model)} norm weights cast to fp32')
     return notes
 
-# %% ../nbs/04_model.ipynb #3bf737e1
+# %% ../nbs/04_model.ipynb #3a2d016c
 @dataclass
 class Loaded:
     "A model ready for training or inference, with what was decided on the way."
@@ -199,6 +199,7 @@ class Loaded:
     device: str
     reason: str
     notes: list = field(default_factory=list) # one sentence per decision: attention, RoPE, quantization, checkpointing, method
+    train_args: dict = field(default_factory=dict) # `TrainingArguments` the method needs (e.g. GaLore's optimizer)
 
     def summary(self):
         "One line: parameters, trainable parameters, precision and why."
