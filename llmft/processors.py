@@ -75,7 +75,7 @@ def encode_unsupervised(rec, tok, tpl: Template, d: DataArgs):
     cut = len(ids) > d.cutoff_len
     return dict(input_ids=ids[-d.cutoff_len:], labels=tok.encode(ref, add_special_tokens=False), _truncated=cut)
 
-# %% ../nbs/03b_processors.ipynb #e7b9ee16
+# %% ../nbs/03b_processors.ipynb #40a79bbc
 def encode_feedback(rec, tok, tpl, d):
     "An SFT row with its KTO label (desirable or not)."
     if rec.get('kto_label') is None: return 'no kto_tag (desirable true/false)'
@@ -83,7 +83,7 @@ def encode_feedback(rec, tok, tpl, d):
     return dict(r, kto_label=bool(rec['kto_label'])) if isinstance(r, dict) else r
 
 ENCODERS = dict(sft=encode_sft, pairwise=encode_pairwise, unsupervised=encode_unsupervised, feedback=encode_feedback)
-STAGE_PROCESSOR = dict(pt='pt', sft='sft', rm='pairwise', dpo='pairwise', kto='feedback', ppo='unsupervised', predict='unsupervised')
+STAGE_PROCESSOR = dict(pt='pt', sft='sft', rm='pairwise', dpo='pairwise', kto='feedback', ppo='unsupervised', grpo='unsupervised', predict='unsupervised')
 
 @dataclass
 class ProcessReport:
