@@ -12,10 +12,11 @@ from pathlib import Path
 from .config import ConfigError, RunConfig, save_config, load_config, read_yaml
 
 # %% auto #0
-__all__ = ['RESULT', 'METRICS', 'CONFIG', 'write_json_atomic', 'last_checkpoint', 'prepare_run_dir', 'peak_memory_mb',
-           'MetricsCallback', 'read_metrics', 'Run', 'loss_figure', 'save_loss_plots']
+__all__ = ['RESULT', 'METRICS', 'CONFIG', 'TMP_PREFIX', 'write_json_atomic', 'is_main_process', 'last_checkpoint',
+           'prepare_run_dir', 'atomic_checkpoints', 'peak_memory_mb', 'MetricsCallback', 'read_metrics', 'Run',
+           'loss_figure', 'save_loss_plots']
 
-# %% ../nbs/05_runs.ipynb #3bb4bf18
+# %% ../nbs/05_runs.ipynb #82885233
 RESULT, METRICS, CONFIG = 'result.json', 'metrics.jsonl', 'config.yaml'
 
 def write_json_atomic(obj, path):
@@ -25,21 +26,53 @@ def write_json_atomic(obj, path):
     tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False), encoding='utf-8')
     os.replace(tmp, path)
 
+TMP_PREFIX = '.tmp-'
+
+def is_main_process() -> bool:
+    "True unless this is a non-zero rank of a multi-process launch (torchrun, accelerate launch)."
+    return int(os.environ.get('RANK', 0)) == 0
+
 def last_checkpoint(out: Path) -> Path|None:
-    "The newest complete `checkpoint-N` folder in `out`."
+    "The newest complete `checkpoint-N` folder in `out`; half-written `.tmp-checkpoint-N` folders are not candidates."
     cks = [p for p in Path(out).glob('checkpoint-*') if p.name.split('-')[-1].isdigit() and (p/'trainer_state.json').exists()]
     return max(cks, key=lambda p: int(p.name.split('-')[-1]), default=None)
 
 def prepare_run_dir(cfg: RunConfig) -> tuple:
-    "Create or reuse the run folder; returns (folder, checkpoint to resume from or None)."
+    "Create or reuse the run folder, dropping checkpoints a killed run left half-written; returns (folder, checkpoint to resume from or None)."
     out = Path(cfg.train.output_dir)
     if (out/RESULT).exists() and not cfg.train.overwrite_output_dir:
         raise ConfigError(f"{out} already holds a finished run ({RESULT}): set overwrite_output_dir=true to replace it, or choose another output_dir")
+    if not is_main_process(): return out, None if cfg.train.overwrite_output_dir else last_checkpoint(out)
     if out.exists() and cfg.train.overwrite_output_dir: shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
+    for p in out.glob(f'{TMP_PREFIX}checkpoint-*'): shutil.rmtree(p, ignore_errors=True)
     ckpt = last_checkpoint(out)
     save_config(cfg, out/CONFIG)
     return out, ckpt
+
+# %% ../nbs/05_runs.ipynb #66a8ff38
+def atomic_checkpoints(trainer):
+    "Make `trainer` write each `checkpoint-N` into `.tmp-checkpoint-N` and rename it into place when complete."
+    from transformers.trainer_utils import rotate_checkpoints
+    save = trainer._save_checkpoint
+    def _save_checkpoint(model, trial=None):
+        run_dir, name = Path(trainer._get_output_dir(trial)), f"checkpoint-{trainer.state.global_step}"
+        stage = run_dir/f"{TMP_PREFIX}{name}"
+        trainer._get_output_dir = lambda trial=None: str(stage)
+        try: save(model, trial)
+        finally: del trainer._get_output_dir
+        trainer.accelerator.wait_for_everyone()
+        st, args = trainer.state, trainer.args
+        if args.should_save:
+            if st.best_model_checkpoint and Path(st.best_model_checkpoint).parent == stage: st.best_model_checkpoint = str(run_dir/name)
+            st.save_to_json(str(stage/name/'trainer_state.json'))
+            if (run_dir/name).exists(): shutil.rmtree(run_dir/name)
+            os.replace(stage/name, run_dir/name)
+            shutil.rmtree(stage)
+            rotate_checkpoints(str(run_dir), args.save_total_limit, st.best_model_checkpoint, use_mtime=True)
+        trainer.accelerator.wait_for_everyone()
+    trainer._save_checkpoint = _save_checkpoint
+    return trainer
 
 # %% ../nbs/05_runs.ipynb #406142c7
 def peak_memory_mb() -> float:
