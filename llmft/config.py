@@ -13,30 +13,36 @@ import yaml
 
 # %% auto #0
 __all__ = ['GROUPS', 'SHORTCUTS', 'STAGES', 'PREF_LOSSES', 'METHODS', 'PRECISIONS', 'MIX', 'ATTENTION', 'ROPE', 'LORA_ONLY',
-           'ConfigError', 'ModelArgs', 'DataArgs', 'MethodArgs', 'TrainArgs', 'GenerateArgs', 'key_groups', 'coerce',
-           'RunConfig', 'did_you_mean', 'validate', 'read_yaml', 'load_config', 'to_dict', 'save_config']
+           'GALORE_PROJ', 'ConfigError', 'ModelArgs', 'DataArgs', 'MethodArgs', 'TrainArgs', 'GenerateArgs',
+           'key_groups', 'coerce', 'RunConfig', 'did_you_mean', 'validate', 'read_yaml', 'load_config', 'to_dict',
+           'save_config']
 
 # %% ../nbs/00_config.ipynb #a0d71895
 class ConfigError(ValueError):
     "A config the user wrote cannot be run; the message says what to change."
 
-# %% ../nbs/00_config.ipynb #b3694740
+# %% ../nbs/00_config.ipynb #a0d84c0b
 @dataclass
 class ModelArgs:
     "What to load and how."
     model_name_or_path: str = 'smollm2-135m-instruct' # registry alias, hub id, local folder or `.gguf` file
-    adapter_name_or_path: str|None = None
+    adapter_name_or_path: str|None = None # a LoRA adapter, or `a,b,c`: a and b merged into the model, c continued
     template: str|None = None # chat template; `None` takes the registry's choice for the model
     trust_remote_code: bool = False
     cache_dir: str|None = None
     precision: str = 'auto' # auto | bf16 | fp16 | fp32
     quantization_bit: int|None = None # 4 or 8: load the base weights quantized with bitsandbytes (QLoRA)
+    quantization_method: str = 'bitsandbytes' # on-the-fly quantization library: bitsandbytes (LLaMA-Factory's hqq and eetq are not supported)
     quantization_type: str = 'nf4' # nf4 | fp4, for 4-bit
     double_quantization: bool = True # also quantize the 4-bit quantization constants
     flash_attn: str = 'auto' # auto | disabled | eager | sdpa | fa2
     rope_scaling: str|None = None # linear | dynamic | yarn | llama3, applied when cutoff_len exceeds the model's context
     upcast_layernorm: bool = False # keep norm weights in fp32 when the model is loaded in half precision
     disable_gradient_checkpointing: bool = False
+    use_reentrant_gc: bool = False # reentrant gradient checkpointing (PyTorch's older implementation)
+    shift_attn: bool = False # S²-attention (LongLoRA) while training: attention in groups of cutoff_len/4, half the heads shifted
+    new_special_tokens: list[str]|None = None # tokens added to the tokenizer as special tokens; the embeddings grow to hold them
+    resize_vocab: bool = False # pad the resized embeddings to a multiple of 64 rows
     infer_backend: str = 'hf' # hf | vllm (LLaMA-Factory's `huggingface` is read as hf)
     vllm_maxlen: int = 1024 # vLLM's max_model_len: prompt plus answer
 
@@ -77,16 +83,17 @@ class MethodArgs:
     pissa_init: bool = False # start from the principal singular vectors of each weight
     pissa_iter: int = 16 # fast-SVD iterations for PiSSA; -1 runs the full SVD
     loraplus_lr_ratio: float|None = None # LoRA+: lora_B learns at learning_rate x ratio
+    loraplus_lr_embedding: float|None = None # LoRA+: learning rate of LoRA adapters on embedding layers
     freeze_trainable_layers: int = 2 # freeze: N>0 trains the last N layers, N<0 the first |N|
     freeze_trainable_modules: list[str] = field(default_factory=lambda: ['all']) # `all` or modules of a layer: mlp, self_attn, ...
     freeze_extra_modules: list[str]|None = None # modules outside the layers that also train: embed_tokens, norm, ...
-    use_galore: bool = False
-    galore_target: list[str] = field(default_factory=lambda: ['all'])
-    galore_rank: int = 16
-    galore_update_interval: int = 200
-    galore_scale: float = 2.0
-    galore_proj_type: str = 'std'
-    galore_layerwise: bool = False
+    use_galore: bool = False # GaLore: full-rank training with low-rank optimizer states (finetuning_type full or freeze)
+    galore_target: list[str] = field(default_factory=lambda: ['all']) # `all` (every linear layer of the decoder) or module names
+    galore_rank: int = 16 # rank of the gradient projection
+    galore_update_interval: int = 200 # steps between recomputing the projection
+    galore_scale: float = 2.0 # scale of the projected-back update
+    galore_proj_type: str = 'std' # std | reverse_std | right | left | full
+    galore_layerwise: bool = False # update each layer during the backward pass (less memory, no gradient accumulation)
     pref_beta: float = 0.1 # DPO/KTO/ORPO/SimPO temperature on the log-ratio
     pref_loss: str = 'sigmoid' # sigmoid (DPO) | hinge | ipo | orpo | simpo
     pref_ftx: float = 0.0 # weight of an SFT loss on the chosen answer added to the preference loss
@@ -225,7 +232,7 @@ class RunConfig:
             else: self.set(k, v)
         return self
 
-# %% ../nbs/00_config.ipynb #1ed12497
+# %% ../nbs/00_config.ipynb #b98eb2e5
 STAGES = ('pt', 'sft', 'rm', 'dpo', 'kto', 'ppo', 'grpo')
 PREF_LOSSES = ('sigmoid', 'hinge', 'ipo', 'orpo', 'simpo')
 METHODS = ('lora', 'freeze', 'full')
@@ -233,7 +240,8 @@ PRECISIONS = ('auto', 'bf16', 'fp16', 'fp32')
 MIX = ('concat', 'interleave_under', 'interleave_over')
 ATTENTION = ('auto', 'disabled', 'eager', 'sdpa', 'fa2')
 ROPE = ('linear', 'dynamic', 'yarn', 'llama3')
-LORA_ONLY = ('additional_target', 'use_rslora', 'use_dora', 'pissa_init', 'loraplus_lr_ratio')
+LORA_ONLY = ('additional_target', 'use_rslora', 'use_dora', 'pissa_init', 'loraplus_lr_ratio', 'loraplus_lr_embedding')
+GALORE_PROJ = ('std', 'reverse_std', 'right', 'left', 'full')
 
 def did_you_mean(value, known) -> str:
     "' (did you mean X?)' for the closest of `known`, or ''."
@@ -260,12 +268,23 @@ def _check_method(cfg: RunConfig):
            "applies to the original base model, and that conversion carries only the lora_A/lora_B matrices; drop one of them")
     _check(not (m.use_galore and ft == 'lora'), "use_galore with finetuning_type=lora: GaLore projects the gradients of full "
            "weight matrices, LoRA trains small adapters instead; use finetuning_type=full or freeze with GaLore")
-    _check(not m.use_galore, "use_galore: GaLore is not available yet; use finetuning_type=lora (or QLoRA) to save optimizer memory")
+    _check(not m.use_galore or m.galore_proj_type in GALORE_PROJ, f"galore_proj_type={m.galore_proj_type!r}: use one of {', '.join(GALORE_PROJ)}")
+    _check(not m.use_galore or (m.galore_rank > 0 and m.galore_update_interval > 0),
+           f"galore_rank={m.galore_rank}, galore_update_interval={m.galore_update_interval}: both must be positive")
+    _check(not (m.use_galore and m.galore_layerwise and cfg.train.gradient_accumulation_steps > 1),
+           f"galore_layerwise updates each layer as soon as its gradient is ready, so it cannot accumulate gradients: "
+           f"set gradient_accumulation_steps=1 (now {cfg.train.gradient_accumulation_steps}) or galore_layerwise=false")
     _check(ft != 'freeze' or m.freeze_trainable_layers != 0, "freeze_trainable_layers=0 trains no layer: use N>0 for the last N "
            "layers or N<0 for the first |N|")
     _check(m.loraplus_lr_ratio is None or m.loraplus_lr_ratio > 0, f"loraplus_lr_ratio={m.loraplus_lr_ratio}: must be positive")
+    _check(m.loraplus_lr_embedding is None or m.loraplus_lr_embedding > 0, f"loraplus_lr_embedding={m.loraplus_lr_embedding}: must be positive")
+    qm = cfg.model.quantization_method
+    _check(qm == 'bitsandbytes', f"quantization_method={qm!r}: only bitsandbytes quantizes on the fly here (hqq and eetq are not "
+           "supported); use quantization_method=bitsandbytes, or load a checkpoint already quantized with GPTQ or AWQ")
     _check(ft == 'lora' or not cfg.model.adapter_name_or_path,
            f"adapter_name_or_path is set but finetuning_type={ft!r}: adapters need finetuning_type=lora")
+    _check(not (q and ',' in (cfg.model.adapter_name_or_path or '')), f"adapter_name_or_path lists several adapters with "
+           f"quantization_bit={q}: all but the last are merged into the weights, which cannot be done in {q} bits; merge them first (llmft export) or give one")
 
 def validate(cfg: RunConfig) -> RunConfig:
     "Raise `ConfigError` with the reason when `cfg` cannot run."

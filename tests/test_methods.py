@@ -16,35 +16,45 @@ METHODS = dict(
     dora=dict(use_dora=True, learning_rate=1e-2),
     loraplus=dict(loraplus_lr_ratio=4, learning_rate=5e-3),
     pissa=dict(pissa_init=True, learning_rate=1e-2),
+    galore=dict(finetuning_type='full', use_galore=True, galore_rank=8, galore_update_interval=10, learning_rate=2e-3),
+    galore_layerwise=dict(finetuning_type='freeze', freeze_trainable_layers=1, use_galore=True, galore_layerwise=True, galore_rank=8, learning_rate=2e-3),
+    s2attn=dict(shift_attn=True, learning_rate=1e-2), # cutoff_len 64: groups of 16 tokens
 )
-DROP = dict(full=2.0) # the least each method must take off the first loss; 0.5 where not listed
+DROP = dict(full=2.0, galore=1.0) # the least each method must take off the first loss; 0.5 where not listed
 QUANTIZED = dict(qlora='Linear4bit', qlora8='Linear8bitLt') # the bitsandbytes layer each quantized method trains on
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 class Modules(TrainerCallback):
-    "Record the class names of the modules of the model being trained."
-    def on_train_begin(self, args, state, control, model=None, **kw): self.names = {type(m).__name__ for m in model.modules()}
+    "Record the class names of the modules of the model being trained, its optimizer and its attention."
+    def on_train_begin(self, args, state, control, model=None, optimizer=None, **kw):
+        self.names = {type(m).__name__ for m in model.modules()}
+        opt = type(getattr(optimizer, 'optimizer', optimizer)) # the optimizer inside accelerate's wrapper
+        self.optimizer, self.attention = f'{opt.__module__}.{opt.__name__}', model.config._attn_implementation
 
 def train(method, tmp_path, **kw):
     mods = Modules()
     run = llmft.train(dict(model='llmft-tiny', dataset='identity', max_samples=4, per_device_train_batch_size=4, cutoff_len=64,
                            max_steps=20, logging_steps=1, lr_scheduler_type='constant', save_steps=1000, plot_loss=False,
                            output_dir=str(tmp_path/method), **METHODS[method], **kw), callbacks=[mods], verbose=False)
-    return run, [m['loss'] for m in run.metrics if m.get('loss') is not None], mods.names
+    return run, [m['loss'] for m in run.metrics if m.get('loss') is not None], mods
 
 @pytest.mark.parametrize('method', METHODS)
 def test_loss_goes_down(method, tiny_model, tmp_path):
-    run, losses, modules = train(method, tmp_path)
+    run, losses, mods = train(method, tmp_path)
+    modules = mods.names
     assert run.finished and len(losses) == 20
     assert losses[-1] < losses[0] - DROP.get(method, 0.5), f"{method}: loss {losses[0]:.3f} -> {losses[-1]:.3f}: {losses}"
     adapter = run.path/'adapter_config.json'
-    assert adapter.exists() == (method not in ('full', 'freeze'))
+    assert adapter.exists() == (method not in ('full', 'freeze', 'galore', 'galore_layerwise'))
     assert {'Linear4bit', 'Linear8bitLt'} & modules == ({QUANTIZED[method]} if method in QUANTIZED else set())
     if method == 'dora':
         assert json.loads(adapter.read_text())['use_dora']
         assert any('lora_magnitude_vector' in k for k in load_file(run.path/'adapter_model.safetensors'))
     if method == 'pissa': assert json.loads(adapter.read_text())['r'] == 16 # converted to plain LoRA of twice the rank
+    assert mods.optimizer == dict(galore='galore_torch.adamw.AdamW', galore_layerwise='transformers.trainer_pt_utils.LayerWiseDummyOptimizer'
+                                  ).get(method, 'torch.optim.adamw.AdamW')
+    assert (mods.attention == 'llmft_s2') == (method == 's2attn')
 
 def test_freeze_changes_only_the_trained_layer(tiny_model, tmp_path):
     run, _, _ = train('freeze', tmp_path, freeze_trainable_modules='mlp', freeze_extra_modules='norm')
