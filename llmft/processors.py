@@ -16,7 +16,7 @@ from .templates import Template, encode_pairs, IGNORE
 
 # %% auto #0
 __all__ = ['ENCODERS', 'STAGE_PROCESSOR', 'truncate_pairs', 'encode_sft', 'encode_pairwise', 'encode_unsupervised',
-           'encode_feedback', 'ProcessReport', 'fingerprint', 'process', 'StreamDataset', 'process_stream',
+           'encode_feedback', 'ProcessReport', 'pt_blocks', 'fingerprint', 'process', 'StreamDataset', 'process_stream',
            'SFTCollator', 'PairwiseCollator', 'TokenView', 'show_tokens']
 
 # %% ../nbs/03b_processors.ipynb #5e1f8b86
@@ -75,7 +75,7 @@ def encode_unsupervised(rec, tok, tpl: Template, d: DataArgs):
     cut = len(ids) > d.cutoff_len
     return dict(input_ids=ids[-d.cutoff_len:], labels=tok.encode(ref, add_special_tokens=False), _truncated=cut)
 
-# %% ../nbs/03b_processors.ipynb #40a79bbc
+# %% ../nbs/03b_processors.ipynb #fcb6630d
 def encode_feedback(rec, tok, tpl, d):
     "An SFT row with its KTO label (desirable or not)."
     if rec.get('kto_label') is None: return 'no kto_tag (desirable true/false)'
@@ -106,10 +106,17 @@ def _batch(encoder, tok, tpl, d):
         return out
     return fn
 
-def _pt_rows(records, tok, d):
-    ids = [i for r in records for i in tok.encode(r['text'] or '', add_special_tokens=False) + [tok.eos_token_id]]
-    n = d.cutoff_len
-    return [dict(input_ids=ids[i:i + n], labels=ids[i:i + n]) for i in range(0, len(ids), n) if len(ids[i:i + n]) > 1]
+def pt_blocks(docs, n):
+    "Rows of `n` tokens cut from token lists `docs` joined end to end; a last, shorter block is kept if it has 2+ tokens."
+    buf = []
+    for ids in docs:
+        buf += ids
+        while len(buf) >= n: yield dict(input_ids=buf[:n], labels=buf[:n]); buf = buf[n:]
+    if len(buf) > 1: yield dict(input_ids=buf, labels=list(buf))
+
+def _pt_docs(records, tok): return (tok.encode(r['text'] or '', add_special_tokens=False) + [tok.eos_token_id] for r in records)
+
+def _pt_rows(records, tok, d): return list(pt_blocks(_pt_docs(records, tok), d.cutoff_len))
 
 def fingerprint(records, tok, tpl: Template, d: DataArgs, stage) -> str:
     "A key for the processed data: the records, the tokenizer, the template and the settings that shape rows."
@@ -163,7 +170,7 @@ def _add_kl(ds):
     from datasets import Dataset
     return Dataset.from_list([dict(r, **kl(i)) for i, r in enumerate(rows)])
 
-# %% ../nbs/03b_processors.ipynb #126a5ae6
+# %% ../nbs/03b_processors.ipynb #967307dd
 class StreamDataset(torch.utils.data.IterableDataset):
     "A torch IterableDataset over a generator function, with an optional shuffle buffer."
     def __init__(self, gen, buffer_size=0, seed=42): self.gen, self.buffer_size, self.seed, self.epoch = gen, buffer_size, seed, 0
@@ -185,12 +192,7 @@ def process_stream(records, tok, tpl: Template, d: DataArgs, stage='sft', buffer
     rep = ProcessReport(name)
     def gen():
         if name == 'pt':
-            buf = []
-            for r in records():
-                buf += tok.encode(r['text'] or '', add_special_tokens=False) + [tok.eos_token_id]
-                while len(buf) >= d.cutoff_len:
-                    rep.kept += 1
-                    yield dict(input_ids=buf[:d.cutoff_len], labels=buf[:d.cutoff_len]); buf = buf[d.cutoff_len:]
+            for row in pt_blocks(_pt_docs(records(), tok), d.cutoff_len): rep.kept += 1; yield row
             return
         for r in records():
             row = ENCODERS[name](r, tok, tpl, d)
