@@ -10,7 +10,7 @@ import argparse, json, os, sys
 from .config import ConfigError
 
 # %% auto #0
-__all__ = ['parse_overrides', 'parser', 'parse_args', 'main']
+__all__ = ['parse_overrides', 'launch_command', 'parser', 'parse_args', 'main']
 
 # %% ../nbs/09_cli.ipynb #773eccc9
 def parse_overrides(pairs) -> dict:
@@ -22,15 +22,24 @@ def parse_overrides(pairs) -> dict:
         out[k.strip()] = v
     return out
 
-# %% ../nbs/09_cli.ipynb #99211e2c
+# %% ../nbs/09_cli.ipynb #5b60c6a3
+def launch_command(argv, nproc) -> list:
+    "The `torchrun` command line running `llmft` with `argv` in `nproc` processes on this machine."
+    return [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={nproc}', '--no-python',
+            sys.executable, '-c', 'from llmft.cli import main; main()', *argv]
+
+# %% ../nbs/09_cli.ipynb #f452c8c8
 def _train(a):
+    if a.nproc > 1 and 'LOCAL_RANK' not in os.environ:
+        import subprocess
+        sys.exit(subprocess.run(launch_command(['train', a.config, *a.overrides], a.nproc)).returncode)
     from llmft.config import load_config
     from llmft.datapreview import template_warning
     from llmft.trainer import train
     cfg = load_config(a.config, **parse_overrides(a.overrides))
     if (w := template_warning(cfg)): print(w, file=sys.stderr, flush=True)
     run = train(cfg)
-    print(f"run: {run.path}")
+    if int(os.environ.get('RANK', 0)) == 0: print(f"run: {run.path}")
 
 def _turns(tty):
     while True:
@@ -116,13 +125,14 @@ def _demo(a):
     from llmft.demo import demo
     demo(a.config, **parse_overrides(a.overrides))
 
-# %% ../nbs/09_cli.ipynb #6ba202dc
+# %% ../nbs/09_cli.ipynb #62222052
 def parser():
     "The `llmft` argument parser."
     p = argparse.ArgumentParser(prog='llmft', description='Fine-tune language models from a config (YAML, LLaMA-Factory keys welcome).')
     sub = p.add_subparsers(dest='cmd', required=True)
     t = sub.add_parser('train', help='train from a config file')
     t.add_argument('config'); t.add_argument('overrides', nargs='*', help='key=value')
+    t.add_argument('--nproc', type=int, default=1, help='data-parallel processes (torchrun; gloo on the CPU)')
     t.set_defaults(fn=_train)
     c = sub.add_parser('chat', help='chat with a run folder or a model')
     c.add_argument('run', help='run folder, model alias, hub id or path'); c.add_argument('overrides', nargs='*', help='key=value')
