@@ -118,7 +118,7 @@ def prequantized_note(config, cfg: RunConfig, trainable=True) -> str|None:
     if missing: raise ConfigError(f"{name} is a {qm.upper()} checkpoint: loading it needs {' and '.join(missing)}: pip install {' '.join(missing)}")
     return f"quantization: pre-quantized {qm} checkpoint" + (f" ({qc['bits']} bits)" if qc.get('bits') else '')
 
-# %% ../nbs/04_model.ipynb #5e0ca71c
+# %% ../nbs/04_model.ipynb #86168733
 def load_tokenizer(path, trust_remote_code=False):
     "A tokenizer with a pad token and right padding for training."
     from transformers import AutoTokenizer
@@ -151,7 +151,7 @@ def lora_config(cfg: RunConfig, model=None):
     init = True if not m.pissa_init else 'pissa' if m.pissa_iter == -1 else f'pissa_niter_{m.pissa_iter}'
     tied = model is not None and getattr(model.config.get_text_config(), 'tie_word_embeddings', False) and _embeddings_in(model, m.additional_target)
     return LoraConfig(r=m.lora_rank, lora_alpha=m.lora_alpha or 2*m.lora_rank, lora_dropout=m.lora_dropout,
-                      target_modules=lora_targets(cfg), modules_to_save=m.additional_target, use_rslora=m.use_rslora,
+                      target_modules=lora_targets(cfg), modules_to_save=list(m.additional_target or []) or None, use_rslora=m.use_rslora,
                       use_dora=m.use_dora, init_lora_weights=init, ensure_weight_tying=tied, task_type='CAUSAL_LM')
 
 def attach_lora(model, cfg: RunConfig):

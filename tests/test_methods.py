@@ -34,9 +34,9 @@ class Modules(TrainerCallback):
 
 def train(method, tmp_path, **kw):
     mods = Modules()
-    run = llmft.train(dict(model='llmft-tiny', dataset='identity', max_samples=4, per_device_train_batch_size=4, cutoff_len=64,
-                           max_steps=20, logging_steps=1, lr_scheduler_type='constant', save_steps=1000, plot_loss=False,
-                           output_dir=str(tmp_path/method), **METHODS[method], **kw), callbacks=[mods], verbose=False)
+    run = llmft.train(dict(dict(model='llmft-tiny', dataset='identity', max_samples=4, per_device_train_batch_size=4, cutoff_len=64,
+                                max_steps=20, logging_steps=1, lr_scheduler_type='constant', save_steps=1000, plot_loss=False,
+                                output_dir=str(tmp_path/method), **METHODS[method]), **kw), callbacks=[mods], verbose=False)
     return run, [m['loss'] for m in run.metrics if m.get('loss') is not None], mods
 
 @pytest.mark.parametrize('method', METHODS)
@@ -62,3 +62,16 @@ def test_freeze_changes_only_the_trained_layer(tiny_model, tmp_path):
     changed = {k for k in base if not torch.equal(base[k], tuned[k])}
     assert changed == {'model.layers.1.mlp.gate_proj.weight', 'model.layers.1.mlp.up_proj.weight',
                        'model.layers.1.mlp.down_proj.weight', 'model.norm.weight'}
+
+def test_new_tokens_reload_with_the_run(tiny_model, tmp_path):
+    from llmft.infer import ChatModel
+    run, _, _ = train('lora', tmp_path, new_special_tokens='<tool>,<think>', max_steps=2)
+    saved = load_file(run.path/'adapter_model.safetensors')['base_model.model.model.embed_tokens.modules_to_save.weight']
+    chat = ChatModel(run.path, do_sample=False)
+    tool = chat.tokenizer.encode('<tool>', add_special_tokens=False)
+    assert len(tool) == 1 and tool[0] >= 49152
+    emb = chat.model.get_input_embeddings().weight
+    assert emb.shape[0] == len(chat.tokenizer) == saved.shape[0] == 49154
+    assert torch.equal(emb[tool[0]], saved[tool[0]])
+    base = load_file(tiny_model/'model.safetensors')['model.embed_tokens.weight']
+    assert not torch.allclose(saved[tool[0]], base.mean(0)), "the new row trained (through the tied head)"
