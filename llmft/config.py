@@ -232,7 +232,7 @@ class RunConfig:
             else: self.set(k, v)
         return self
 
-# %% ../nbs/00_config.ipynb #b98eb2e5
+# %% ../nbs/00_config.ipynb #ac71c0d4
 STAGES = ('pt', 'sft', 'rm', 'dpo', 'kto', 'ppo', 'grpo')
 PREF_LOSSES = ('sigmoid', 'hinge', 'ipo', 'orpo', 'simpo')
 METHODS = ('lora', 'freeze', 'full')
@@ -278,6 +278,7 @@ def _check_method(cfg: RunConfig):
            "layers or N<0 for the first |N|")
     _check(m.loraplus_lr_ratio is None or m.loraplus_lr_ratio > 0, f"loraplus_lr_ratio={m.loraplus_lr_ratio}: must be positive")
     _check(m.loraplus_lr_embedding is None or m.loraplus_lr_embedding > 0, f"loraplus_lr_embedding={m.loraplus_lr_embedding}: must be positive")
+    _check(m.loraplus_lr_embedding is None or m.loraplus_lr_ratio, "loraplus_lr_embedding is a LoRA+ setting: set loraplus_lr_ratio too (16 is the paper's choice)")
     qm = cfg.model.quantization_method
     _check(qm == 'bitsandbytes', f"quantization_method={qm!r}: only bitsandbytes quantizes on the fly here (hqq and eetq are not "
            "supported); use quantization_method=bitsandbytes, or load a checkpoint already quantized with GPTQ or AWQ")
@@ -303,6 +304,7 @@ def validate(cfg: RunConfig) -> RunConfig:
     _check(not d.interleave_probs or len(d.interleave_probs) == len(d.dataset or []),
            f"interleave_probs has {len(d.interleave_probs or [])} values for {len(d.dataset or [])} datasets")
     _check(d.cutoff_len > 0, f"cutoff_len={d.cutoff_len}: must be positive")
+    _check(not mo.shift_attn or d.cutoff_len >= 8, f"shift_attn splits cutoff_len={d.cutoff_len} into groups of a quarter of it: use cutoff_len >= 8")
     _check(not (t.bf16 and t.fp16), "bf16 and fp16 are both set: choose one (or neither and let precision=auto pick)")
     _check(t.max_steps > 0 or t.num_train_epochs > 0, "set num_train_epochs > 0 or max_steps > 0")
     _check(not d.streaming or t.max_steps > 0, "streaming has no length to count epochs by: set max_steps")
