@@ -18,9 +18,9 @@ from .s2attn import enable_s2_attention
 # %% auto #0
 __all__ = ['PREQUANTIZED', 'cpu_has_bf16', 'pick_precision', 'choose_template', 'pick_attention', 'configure_rope',
            'quantization_config', 'prequantized_note', 'load_tokenizer', 'tokenizer_path', 'lora_targets',
-           'lora_config', 'attach_lora', 'adapter_paths', 'load_adapters', 'add_new_tokens', 'embedding_modules',
-           'decoder_layers', 'freeze_layers', 'galore_targets', 'galore_args', 'upcast_layernorm',
-           'prepare_for_training', 'Loaded', 'load_model']
+           'lora_config', 'attach_lora', 'adapter_paths', 'load_adapters', 'add_special_tokens', 'tokenizer_for',
+           'add_new_tokens', 'embedding_modules', 'decoder_layers', 'freeze_layers', 'galore_targets', 'galore_args',
+           'upcast_layernorm', 'prepare_for_training', 'Loaded', 'load_model']
 
 # %% ../nbs/04_model.ipynb #c0944a2c
 def cpu_has_bf16() -> bool:
@@ -176,12 +176,23 @@ def load_adapters(model, paths, trainable=False):
     for p in paths[:-1]: model = PeftModel.from_pretrained(model, p).merge_and_unload()
     return PeftModel.from_pretrained(model, paths[-1], is_trainable=trainable)
 
-# %% ../nbs/04_model.ipynb #bf197037
+# %% ../nbs/04_model.ipynb #4737ee99
+def add_special_tokens(tok, tokens) -> list[str]:
+    "Add those of `tokens` that `tok` lacks as special tokens; returns them."
+    new = [t for t in tokens or [] if t not in tok.get_vocab()]
+    if new: tok.add_special_tokens(dict(extra_special_tokens=new), replace_extra_special_tokens=False)
+    return new
+
+def tokenizer_for(cfg: RunConfig):
+    "The tokenizer a run of `cfg` uses, without loading the model: its adapter's or model's, with `new_special_tokens`."
+    tok = load_tokenizer(tokenizer_path(cfg, resolve_model(cfg.model.model_name_or_path).path), cfg.model.trust_remote_code)
+    add_special_tokens(tok, cfg.model.new_special_tokens)
+    return tok
+
 def add_new_tokens(tok, model, cfg: RunConfig) -> str|None:
     "Add `new_special_tokens` to `tok` and resize `model`'s embeddings to fit the tokenizer, new rows at the mean; a note."
     import torch
-    new = [t for t in cfg.model.new_special_tokens or [] if t not in tok.get_vocab()]
-    if new: tok.add_special_tokens(dict(extra_special_tokens=new), replace_extra_special_tokens=False)
+    new = add_special_tokens(tok, cfg.model.new_special_tokens)
     emb = model.get_input_embeddings()
     old = emb.num_embeddings
     if len(tok) <= old: return f"new_special_tokens: {len(new)} added" if cfg.model.new_special_tokens else None
