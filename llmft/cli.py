@@ -28,9 +28,9 @@ def launch_command(argv, nproc) -> list:
     return [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={nproc}', '--no-python',
             sys.executable, '-c', 'from llmft.cli import main; main()', *argv]
 
-# %% ../nbs/09_cli.ipynb #f452c8c8
+# %% ../nbs/09_cli.ipynb #1a79862e
 def _train(a):
-    if a.nproc > 1 and 'LOCAL_RANK' not in os.environ:
+    if a.nproc and 'LOCAL_RANK' not in os.environ:
         import subprocess
         sys.exit(subprocess.run(launch_command(['train', a.config, *a.overrides], a.nproc)).returncode)
     from llmft.config import load_config
@@ -125,14 +125,14 @@ def _demo(a):
     from llmft.demo import demo
     demo(a.config, **parse_overrides(a.overrides))
 
-# %% ../nbs/09_cli.ipynb #62222052
+# %% ../nbs/09_cli.ipynb #4deb75ea
 def parser():
     "The `llmft` argument parser."
     p = argparse.ArgumentParser(prog='llmft', description='Fine-tune language models from a config (YAML, LLaMA-Factory keys welcome).')
     sub = p.add_subparsers(dest='cmd', required=True)
     t = sub.add_parser('train', help='train from a config file')
     t.add_argument('config'); t.add_argument('overrides', nargs='*', help='key=value')
-    t.add_argument('--nproc', type=int, default=1, help='data-parallel processes (torchrun; gloo on the CPU)')
+    t.add_argument('--nproc', type=int, help='data-parallel processes under torchrun (gloo on the CPU); 1 still launches, as DeepSpeed and FSDP need')
     t.set_defaults(fn=_train)
     c = sub.add_parser('chat', help='chat with a run folder or a model')
     c.add_argument('run', help='run folder, model alias, hub id or path'); c.add_argument('overrides', nargs='*', help='key=value')

@@ -20,7 +20,7 @@ from .runs import (Run, MetricsCallback, prepare_run_dir, peak_memory_mb, write_
 __all__ = ['PISSA_INIT', 'STAGE_MODULES', 'training_arguments', 'loraplus_groups', 'loraplus_optimizer', 'save_pissa_init',
            'print_progress', 'stage_module', 'build_trainer', 'load_data', 'train']
 
-# %% ../nbs/06_trainer.ipynb #e3094f12
+# %% ../nbs/06_trainer.ipynb #ed7abfe4
 def _check_distributed(extra):
     ds = extra.get('deepspeed')
     if ds is None: return
@@ -28,6 +28,15 @@ def _check_distributed(extra):
         raise ConfigError(f"deepspeed={ds!r} needs the deepspeed package, which is not installed: pip install deepspeed (on a CUDA machine)")
     if isinstance(ds, str) and not Path(ds).exists():
         raise ConfigError(f"deepspeed={ds!r}: no such file; use a DeepSpeed JSON config such as examples/deepspeed/ds_z2.json or ds_z3.json")
+
+def _scalar(v):
+    "A `key=value` override as the number or boolean it spells (`'10'`, `'0.5'`, `'true'`); other values unchanged."
+    if not isinstance(v, str): return v
+    if v.lower() in ('true', 'false'): return v.lower() == 'true'
+    for f in (int, float):
+        try: return f(v)
+        except ValueError: pass
+    return v
 
 def _early_stopping(t, has_eval) -> dict:
     if not t.early_stopping_steps: return {}
@@ -40,7 +49,9 @@ def training_arguments(cfg: RunConfig, out, precision, device, has_eval=False, m
     "HF `TrainingArguments` for `cfg`; `method_args` are those the fine-tuning method needs (`Loaded.train_args`)."
     from transformers import TrainingArguments
     t = cfg.train
-    _check_distributed(t.extra)
+    extra = {k: _scalar(v) for k, v in t.extra.items()}
+    if extra.get('fsdp_config') and 'fsdp' not in extra: extra['fsdp'] = True
+    _check_distributed(extra)
     kw = dict(output_dir=str(out), num_train_epochs=t.num_train_epochs, max_steps=t.max_steps,
               per_device_train_batch_size=t.per_device_train_batch_size, gradient_accumulation_steps=t.gradient_accumulation_steps,
               learning_rate=t.learning_rate, lr_scheduler_type=t.lr_scheduler_type, warmup_steps=t.warmup_ratio,
@@ -49,7 +60,7 @@ def training_arguments(cfg: RunConfig, out, precision, device, has_eval=False, m
               use_cpu=device == 'cpu', report_to='none', include_num_input_tokens_seen='non_padding', remove_unused_columns=False,
               eval_strategy='steps' if has_eval else 'no', eval_steps=t.logging_steps if has_eval else None, disable_tqdm=True,
               neftune_noise_alpha=t.neftune_noise_alpha, **_early_stopping(t, has_eval))
-    return TrainingArguments(**{**kw, **(method_args or {}), **t.extra})
+    return TrainingArguments(**{**kw, **(method_args or {}), **extra})
 
 # %% ../nbs/06_trainer.ipynb #eb18e2bf
 def loraplus_groups(model, lr, ratio, weight_decay=0.0) -> list[dict]:
@@ -115,7 +126,7 @@ def build_trainer(cfg: RunConfig, ld, args, train_ds, eval_ds, callbacks, optimi
     return Trainer(model=ld.model, args=args, train_dataset=train_ds, eval_dataset=eval_ds, data_collator=collator,
                    processing_class=ld.tokenizer, callbacks=callbacks, optimizers=optimizers)
 
-# %% ../nbs/06_trainer.ipynb #d993f3f6
+# %% ../nbs/06_trainer.ipynb #08a94868
 def load_data(cfg: RunConfig, ld):
     "(train dataset, eval dataset or None, ProcessReport) for the stage of `cfg`."
     stage = cfg.method.stage
@@ -140,6 +151,7 @@ def _train(config, callbacks, verbose, **overrides) -> Run:
     from transformers import PrinterCallback, EarlyStoppingCallback, set_seed
     cfg = load_config(config, **overrides)
     if not cfg.data.dataset: raise ConfigError("no dataset: set `dataset` to one or more names from data_specs/ (e.g. dataset=identity)")
+    _check_distributed({k: _scalar(v) for k, v in cfg.train.extra.items()})
     stage, main = stage_module(cfg.method.stage), is_main_process()
     out, ckpt = prepare_run_dir(cfg)
     print(f"run folder: {out}" + (f" (resuming from {ckpt.name})" if ckpt else ""))

@@ -51,6 +51,8 @@ def test_finished_run_is_not_overwritten_and_unfinished_resumes(llmft_cmd, tiny_
     (['dataset=identty'], "did you mean 'identity'?"),
     (['stage=ppo'], "stage='ppo' is not available yet"),
     (['lora_rank=eight'], "lora_rank='eight': expected int"),
+    pytest.param(['deepspeed=examples/deepspeed/ds_z2.json'], 'needs the deepspeed package', id='deepspeed-missing',
+                 marks=pytest.mark.skipif(__import__('importlib').util.find_spec('deepspeed') is not None, reason='deepspeed is installed')),
 ])
 def test_config_errors(llmft_cmd, tmp_path, args, message):
     r = llmft(llmft_cmd, 'train', EXAMPLE, *args, 'output_dir=run', cwd=tmp_path)
