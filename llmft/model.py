@@ -1,5 +1,5 @@
 """Load a tokenizer and a causal LM at the precision the device supports, pick the chat template, and set up the
-fine-tuning method: LoRA and its variants, QLoRA, freeze or full.
+fine-tuning method: LoRA and its variants, QLoRA, freeze, full or GaLore.
 
 Docs: https://llmft.github.io/llmft/model.html.md"""
 
@@ -284,7 +284,7 @@ def prepare_for_training(model, cfg: RunConfig) -> list[str]:
     if cfg.model.upcast_layernorm: notes.append(f'upcast_layernorm: {upcast_layernorm(model)} norm weights cast to fp32')
     return notes
 
-# %% ../nbs/04_model.ipynb #32d7848d
+# %% ../nbs/04_model.ipynb #0d10c515
 @dataclass
 class Loaded:
     "A model ready for training or inference, with what was decided on the way."
@@ -313,9 +313,9 @@ def load_model(cfg: RunConfig, trainable=True) -> Loaded:
     prec, dev, why = pick_precision(mo.precision)
     dtype = getattr(torch, _dtypes['fp32' if dev == 'cpu' or (trainable and ft == 'full') else prec])
     quant = quantization_config(cfg, dtype)
-    tok = load_tokenizer(tokenizer_path(cfg, r.path), mo.trust_remote_code)
     config = AutoConfig.from_pretrained(r.path, trust_remote_code=mo.trust_remote_code)
     notes = [n for n in [configure_rope(config, cfg), prequantized_note(config, cfg, trainable)] if n]
+    tok = load_tokenizer(tokenizer_path(cfg, r.path), mo.trust_remote_code)
     attn, attn_why = pick_attention(mo.flash_attn, dev)
     kw = dict(config=config, dtype=dtype, attn_implementation=attn, trust_remote_code=mo.trust_remote_code)
     on_gpu = dict(device_map={'': torch.cuda.current_device()}) if dev == 'cuda' else {}
