@@ -17,7 +17,7 @@ from .processors import PairwiseCollator
 __all__ = ['VALUE_HEAD', 'ValueHead', 'base_of', 'hidden_states', 'last_index', 'add_value_head', 'load_value_head',
            'save_value_head', 'scores', 'pairwise_loss', 'ValueHeadSaving', 'RewardTrainer', 'build_trainer']
 
-# %% ../nbs/06d_reward.ipynb #46655c8b
+# %% ../nbs/06d_reward.ipynb #f4990f1d
 VALUE_HEAD = 'value_head.safetensors'
 
 class ValueHead(torch.nn.Module):
@@ -25,6 +25,7 @@ class ValueHead(torch.nn.Module):
     def __init__(self, hidden_size):
         super().__init__()
         self.summary = torch.nn.Linear(hidden_size, 1)
+        torch.nn.init.zeros_(self.summary.weight); torch.nn.init.zeros_(self.summary.bias)
     def forward(self, h): return self.summary(h.to(self.summary.weight.dtype)).squeeze(-1)
 
 def base_of(model):
@@ -66,7 +67,7 @@ def scores(model, input_ids, attention_mask, head=None):
     v = (head or model.v_head)(hidden_states(model, input_ids, attention_mask))
     return v[torch.arange(len(v), device=v.device), last_index(attention_mask)]
 
-# %% ../nbs/06d_reward.ipynb #4efc21a5
+# %% ../nbs/06d_reward.ipynb #33254e15
 def pairwise_loss(r_chosen, r_rejected):
     "Bradley-Terry loss of a batch of pairs: mean of `-logsigmoid(r_chosen - r_rejected)`."
     return -torch.nn.functional.logsigmoid(r_chosen - r_rejected).mean()
@@ -94,7 +95,7 @@ class _Logged:
     def record(self, **kw):
         if not hasattr(self, '_seen'): self._seen = defaultdict(list)
         pre = '' if self.model.training else 'eval_'
-        for k, v in kw.items(): self._seen[pre + k].append(float(v))
+        for k, v in kw.items(): self._seen[pre + k].append(float(v.detach() if torch.is_tensor(v) else v))
 
     def log(self, logs, *args, **kw):
         seen, ev = getattr(self, '_seen', {}), 'eval_loss' in logs

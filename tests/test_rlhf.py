@@ -1,0 +1,30 @@
+"""RLHF end to end on the tiny model: the rm example trains a reward adapter, the ppo example trains a policy on the same
+base with that adapter as its reward model, and a killed PPO run resumes from its checkpoint."""
+import json, shutil
+from pathlib import Path
+import llmft
+from llmft.reward import VALUE_HEAD, load_value_head
+
+EX = Path(__file__).resolve().parent.parent/'examples'
+TINY = dict(model='llmft-tiny', cutoff_len=64, per_device_train_batch_size=2, verbose=False)
+
+def test_rm_then_ppo_shared_base(tiny_model, tmp_path, one_torch_thread):
+    rm = llmft.train(EX/'rm_lora.yaml', max_steps=4, logging_steps=2, output_dir=tmp_path/'rm', **TINY)
+    assert rm.finished and (rm.path/VALUE_HEAD).exists() and (rm.path/'adapter_model.safetensors').exists()
+    assert set(load_value_head(rm.path)) == {'summary.weight', 'summary.bias'}
+    args = dict(reward_model=str(rm.path), max_new_tokens=8, save_steps=2, logging_steps=1, output_dir=tmp_path/'ppo', **TINY)
+    ppo = llmft.train(EX/'ppo_lora.yaml', max_steps=4, **args)
+    assert ppo.finished and ppo.result['steps'] == 4
+    assert (ppo.path/VALUE_HEAD).exists() and (ppo.path/'adapter_model.safetensors').exists() and not (ppo.path/'reward').exists()
+    assert (ppo.path/'checkpoint-2'/VALUE_HEAD).exists()
+    assert [m['step'] for m in ppo.metrics] == [1, 2, 3, 4] and all(m['loss'] is not None for m in ppo.metrics)
+    (ppo.path/'result.json').unlink()
+    shutil.rmtree(ppo.path/'checkpoint-4')  # as if killed after step 4 was logged, before its checkpoint
+    again = llmft.train(EX/'ppo_lora.yaml', max_steps=6, **args)
+    assert again.result['steps'] == 6 and [m['step'] for m in again.metrics] == [1, 2, 3, 4, 5, 6]
+
+def test_ppo_reward_function_spec(tiny_model, tmp_path, one_torch_thread):
+    "`reward_model: module:function` scores answers with a Python function instead of a reward model."
+    run = llmft.train(EX/'ppo_lora.yaml', reward_model='llmft.ppo:answer_length', max_steps=2, max_new_tokens=4, logging_steps=1,
+                      output_dir=tmp_path/'fn', **TINY)
+    assert run.finished and run.result['steps'] == 2
