@@ -14,7 +14,7 @@ check() {  # name, key=value selecting the backend, needs deepspeed (yes/no)
   local name=$1 key=$2 out=$tmp/$1
   if [ "$3" = yes ] && [ -z "$has_ds" ]; then echo "$name: skipped (deepspeed is not installed: pip install deepspeed, or put its wheel in .whl/)"; return; fi
   if [ "$3" = yes ] && [ "$dev" = cpu ]; then echo "$name: skipped (no CUDA device; DeepSpeed needs one)"; return; fi
-  timeout 150 $py -c 'from llmft.cli import main; main()' "${base[@]}" "$key" "output_dir=$out" >"$tmp/$name.log" 2>&1
+  timeout 75 $py -c 'from llmft.cli import main; main()' "${base[@]}" "$key" "output_dir=$out" >"$tmp/$name.log" 2>&1
   local rc=$?
   if [ $rc -eq 0 ] && [ -f "$out/result.json" ]; then
     $py - "$out" "$name" "$dev" <<'PY'

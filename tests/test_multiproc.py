@@ -1,5 +1,6 @@
 """`llmft train --nproc 2`: two data-parallel processes (gloo on the CPU) train as one process with the same global batch."""
 import json, os, subprocess
+import pytest
 from pathlib import Path
 
 CONFIG = """model: llmft-tiny
@@ -12,20 +13,34 @@ logging_steps: 1
 seed: 3
 """
 
-def test_two_processes_match_one(llmft_cmd, tiny_model, one_torch_thread, tmp_path):
+ROOT = Path(__file__).resolve().parent.parent
+
+def two_and_one(cmd, tmp_path, *keys):
+    "Train `CONFIG` plus `keys` in 2 processes of batch 2 (CLI, in the background) and here with batch 4; the losses must match."
     from llmft import train
     cfg = tmp_path/'tiny.yaml'
     cfg.write_text(CONFIG)
-    two = subprocess.Popen([llmft_cmd, 'train', str(cfg), '--nproc', '2', 'per_device_train_batch_size=2', 'output_dir=two'], cwd=tmp_path,
+    two = subprocess.Popen([cmd, 'train', str(cfg), '--nproc', '2', 'per_device_train_batch_size=2', 'output_dir=two', *keys], cwd=tmp_path,
                            env=dict(os.environ, OMP_NUM_THREADS='1'), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    one = train(cfg, per_device_train_batch_size=4, output_dir=str(tmp_path/'one'), verbose=False)
+    one = train(cfg, per_device_train_batch_size=4, output_dir=str(tmp_path/'one'), verbose=False,
+                **dict(k.split('=') for k in keys if not k.startswith('fsdp')))
     out, err = two.communicate(timeout=300)
     assert two.returncode == 0, err
+    a = [m['loss'] for m in one.metrics]
+    b = [json.loads(l)['loss'] for l in (tmp_path/'two'/'metrics.jsonl').read_text().splitlines()]
+    assert len(a) == len(b) == 6 and len(set(a)) == 6  # six different losses: matching them means something
+    assert max(abs(x - y) for x, y in zip(a, b)) < 1e-4, (a, b)
+    return out
+
+def test_two_processes_match_one(llmft_cmd, tiny_model, one_torch_thread, tmp_path):
+    out = two_and_one(llmft_cmd, tmp_path)
     assert out.count('run folder:') == 1 and out.count('done:') == 1 and out.count('run: two') == 1, out  # rank 0 alone prints
     run = tmp_path/'two'
     assert sorted(p.name for p in (run/'checkpoint-3').glob('rng_state*')) == ['rng_state_0.pth', 'rng_state_1.pth']
     assert not list(run.glob('.tmp-*')) and (run/'result.json').exists() and (run/'loss.png').exists()
-    a = [m['loss'] for m in one.metrics]
-    b = [json.loads(l)['loss'] for l in (run/'metrics.jsonl').read_text().splitlines()]
-    assert len(a) == len(b) == 6 and len(set(a)) == 6
-    assert max(abs(x - y) for x, y in zip(a, b)) < 1e-4, (a, b)
+
+@pytest.mark.slow
+def test_fsdp_two_processes_match_one(llmft_cmd, tiny_model, one_torch_thread, tmp_path):
+    "FSDP2 shards the weights of a full fine-tune across two CPU processes; the losses are those of one process."
+    two_and_one(llmft_cmd, tmp_path, 'finetuning_type=full', 'disable_gradient_checkpointing=true', f"fsdp_config={ROOT/'examples'/'fsdp_config.json'}")
+    assert (tmp_path/'two'/'model.safetensors').exists() and (tmp_path/'two'/'checkpoint-3'/'model.safetensors').exists()
