@@ -22,9 +22,3 @@ def test_rm_then_ppo_shared_base(tiny_model, tmp_path, one_torch_thread):
     shutil.rmtree(ppo.path/'checkpoint-4')  # as if killed after step 4 was logged, before its checkpoint
     again = llmft.train(EX/'ppo_lora.yaml', max_steps=6, **args)
     assert again.result['steps'] == 6 and [m['step'] for m in again.metrics] == [1, 2, 3, 4, 5, 6]
-
-def test_ppo_reward_function_spec(tiny_model, tmp_path, one_torch_thread):
-    "`reward_model: module:function` scores answers with a Python function instead of a reward model."
-    run = llmft.train(EX/'ppo_lora.yaml', reward_model='llmft.ppo:answer_length', max_steps=2, max_new_tokens=4, logging_steps=1,
-                      output_dir=tmp_path/'fn', **TINY)
-    assert run.finished and run.result['steps'] == 2
