@@ -1,0 +1,78 @@
+"""llmft.estimate against the measured peak memory of real training on SmolLM2-135M (CPU, fp32).
+
+For full, freeze, LoRA and QLoRA (4-bit) it runs `llmft.train` for a few steps on the identity data, packed into rows
+of `cutoff_len` tokens, each in a fresh subprocess so the peak is per method. The peak is the child's own peak RSS
+(`VmHWM` in /proc/self/status; the run's `peak_memory_mb` is `ru_maxrss`, which Linux carries over from the parent
+process across fork and exec), and it includes Python with torch, transformers, peft and bitsandbytes imported: the
+child measures that baseline after its imports and before anything loads, and the table compares the estimate with
+peak minus baseline. The estimate counts live tensors; glibc's malloc keeps freed heap memory in the process
+(its mmap threshold rises after large frees), so each method also runs with MALLOC_MMAP_THRESHOLD_=65536, which hands
+freed blocks back to the system and makes RSS follow the live tensors.
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/memory_estimate.py [--steps 2] [--batch 4] [--cutoff 128]
+"""
+import argparse, json, os, subprocess, sys, tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+METHODS = dict(full=dict(finetuning_type='full'), freeze=dict(finetuning_type='freeze'), lora=dict(), qlora=dict(quantization_bit=4))
+MALLOC = dict(default={}, returning=dict(MALLOC_MMAP_THRESHOLD_='65536'))
+
+def peak_mb():
+    "This process's peak RSS in MB since it started (VmHWM), not inherited from its parent as ru_maxrss is."
+    return next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) / 1024
+
+def config(a, method): return dict(model='smollm2-135m-instruct', dataset='identity', packing=True, cutoff_len=a['cutoff'],
+                                   per_device_train_batch_size=a['batch'], **METHODS[method])
+
+def child(method, a):
+    import torch
+    torch.set_num_threads(1)
+    import transformers, peft, datasets, bitsandbytes, llmft, llmft.trainer
+    base = peak_mb()
+    with tempfile.TemporaryDirectory() as d:
+        run = llmft.train(config(a, method), output_dir=d, max_steps=a['steps'], logging_steps=1, save_steps=10**6, plot_loss=False, verbose=False)
+        r = run.result
+    print('RESULT ' + json.dumps(dict(baseline_mb=round(base, 1), peak_mb=round(peak_mb(), 1), tokens_per_sec=r['tokens_per_sec'])))
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument('--steps', type=int, default=2)
+    p.add_argument('--batch', type=int, default=4)
+    p.add_argument('--cutoff', type=int, default=128)
+    p.add_argument('--child')
+    p.add_argument('--args')
+    o = p.parse_args()
+    if o.child: return child(o.child, json.loads(o.args))
+    a = dict(steps=o.steps, batch=o.batch, cutoff=o.cutoff)
+    from llmft.memory import estimate
+    rows = []
+    for method in METHODS:
+        est = estimate(config(a, method), device='cpu').total_bytes / 2**20
+        row = dict(method=method, estimate_mb=round(est))
+        for name, env in MALLOC.items():
+            out = subprocess.run([sys.executable, __file__, '--child', method, '--args', json.dumps(a)], capture_output=True, text=True,
+                                 env={**os.environ, 'OMP_NUM_THREADS': '1', 'HF_HUB_OFFLINE': '1', **env})
+            line = [l for l in out.stdout.splitlines() if l.startswith('RESULT ')]
+            if out.returncode or not line: sys.exit(f"{method} ({name} malloc) failed:\n{out.stderr[-3000:]}")
+            r = json.loads(line[0][7:])
+            measured = r['peak_mb'] - r['baseline_mb']
+            row[name] = dict(measured_mb=round(measured), ratio=round(est / measured, 2), baseline_mb=round(r['baseline_mb']), tokens_per_sec=r['tokens_per_sec'])
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    head = (f"SmolLM2-135M-Instruct on the CPU (fp32), batch {a['batch']} x {a['cutoff']} tokens (packed identity data), "
+            f"gradient checkpointing on, {a['steps']} steps, one subprocess per method and allocator setting.\n"
+            "measured = peak RSS (VmHWM) of the run's process minus its peak after the imports (baseline); ratio = estimate / measured.\n")
+    lines = ["| method | estimate MB | measured MB (glibc default) | ratio | measured MB (freed memory returned) | ratio | baseline MB |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['method']} | {r['estimate_mb']} | {r['default']['measured_mb']} | {r['default']['ratio']} | "
+              f"{r['returning']['measured_mb']} | {r['returning']['ratio']} | {r['default']['baseline_mb']} |" for r in rows]
+    text = head + '\n' + '\n'.join(lines) + '\n'
+    print(text)
+    out = ROOT/'bench'/'results'/'memory_estimate.md'
+    out.write_text('# Memory estimate against measurement\n\n' + text + "\n`freed memory returned`: MALLOC_MMAP_THRESHOLD_=65536, so glibc "
+                   "returns freed blocks to the system instead of keeping them in its heap.\n\nCommand: `OMP_NUM_THREADS=1 .venv/bin/python "
+                   f"bench/memory_estimate.py --steps {a['steps']} --batch {a['batch']} --cutoff {a['cutoff']}`\n")
+    print(f"wrote {out.relative_to(ROOT)}")
+
+if __name__ == '__main__': main()

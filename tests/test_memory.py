@@ -1,0 +1,40 @@
+"""`llmft.estimate` says what a user will see: which method needs more, that longer rows and bigger batches cost more,
+and a figure close to the peak memory a real run reaches."""
+import json, os, subprocess, sys
+import llmft
+
+SMOL = dict(dataset='identity', model='smollm2-135m-instruct', per_device_train_batch_size=2, cutoff_len=128)
+METHODS = dict(full=dict(finetuning_type='full'), freeze=dict(finetuning_type='freeze'), lora={}, qlora=dict(quantization_bit=4))
+
+def test_methods_ordered_and_growing():
+    gb = {k: llmft.estimate(SMOL, device='cpu', **kw).total_bytes for k, kw in METHODS.items()}
+    assert gb['full'] > 2 * gb['freeze'] and gb['freeze'] > gb['lora'] > gb['qlora']
+    lora = gb['lora']
+    longer, bigger = (llmft.estimate(SMOL, device='cpu', **kw).total_bytes for kw in (dict(cutoff_len=512), dict(per_device_train_batch_size=8)))
+    assert longer > lora and bigger > lora and longer - lora > 0.5 * (longer - gb['qlora'] - (lora - gb['qlora']))
+    e = llmft.estimate(SMOL, device='cpu')
+    assert str(e).startswith('memory estimate: ') and 'logits' in str(e) and '<table>' in e._repr_html_()
+
+# the child's own peak RSS (VmHWM): ru_maxrss, which result.json reports, starts from the parent's peak after fork + exec
+CHILD = """
+import json, sys, tempfile, torch
+torch.set_num_threads(1)
+import transformers, peft, datasets, llmft, llmft.trainer
+def hwm(): return next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) / 1024
+base, cfg = hwm(), json.loads(sys.argv[1])
+with tempfile.TemporaryDirectory() as d:
+    llmft.train(cfg, output_dir=d, max_steps=3, logging_steps=1, save_steps=10**6, plot_loss=False, verbose=False)
+print('RESULT', json.dumps(dict(base=base, peak=hwm())))
+"""
+
+def test_estimate_close_to_measured_peak(tiny_model):
+    "Full fine-tuning of the tiny model, batch 4 x 128: its 49,152-token logits make the peak; RSS above the imports is measured."
+    cfg = dict(dataset='identity', model='llmft-tiny', finetuning_type='full', packing=True, per_device_train_batch_size=4, cutoff_len=128)
+    out = subprocess.run([sys.executable, '-c', CHILD, json.dumps(cfg)], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, 'OMP_NUM_THREADS': '1'})
+    line = [l for l in out.stdout.splitlines() if l.startswith('RESULT')]
+    assert line, out.stderr[-3000:]
+    r = json.loads(line[0].split(' ', 1)[1])
+    measured, est = r['peak'] - r['base'], llmft.estimate(cfg, device='cpu').total_bytes / 2**20
+    print(f"estimate {est:.0f} MB, measured {measured:.0f} MB above a baseline of {r['base']:.0f} MB")
+    assert 0.75 < est / measured < 1.25
