@@ -18,7 +18,8 @@ __version__ = "0.0.1"
 # The public API, imported on first use so that `import llmft` stays fast.
 _api = dict(train='llmft.trainer', chat='llmft.infer', ChatModel='llmft.infer', load_config='llmft.config',
             RunConfig='llmft.config', ConfigError='llmft.config', Run='llmft.runs', LossCurve='llmft.notebook', preview='llmft.datapreview',
-            evaluate='llmft.evaluation', predict='llmft.evaluation', perplexity='llmft.evaluation', export='llmft.exporter')
+            evaluate='llmft.evaluation', predict='llmft.evaluation', perplexity='llmft.evaluation', export='llmft.exporter',
+            estimate='llmft.memory')
 
 def __getattr__(name):
     if name not in _api: raise AttributeError(f"module 'llmft' has no attribute {name!r}")
