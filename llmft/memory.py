@@ -14,8 +14,8 @@ from .registry import resolve_model
 from .model import attach_lora, configure_rope, decoder_layers, freeze_layers, pick_precision
 
 # %% auto #0
-__all__ = ['PARTS', 'meta_model', 'quantized_bytes', 'weight_bytes', 'layer_numbers', 'backward_layers', 'activation_bytes',
-           'logits_bytes', 'MemoryEstimate', 'estimate', 'free_bytes', 'estimate_line']
+__all__ = ['PARTS', 'meta_model', 'quantized_bytes', 'weight_bytes', 'checkpoint_bytes', 'layer_numbers', 'backward_layers',
+           'activation_bytes', 'logits_bytes', 'MemoryEstimate', 'estimate', 'free_bytes', 'estimate_line']
 
 # %% ../nbs/04b_memory.ipynb #19a3545c
 def meta_model(cfg: RunConfig, config=None):
@@ -31,7 +31,7 @@ def meta_model(cfg: RunConfig, config=None):
     elif ft == 'freeze': freeze_layers(model, cfg)
     return model
 
-# %% ../nbs/04b_memory.ipynb #99083e02
+# %% ../nbs/04b_memory.ipynb #b53cfbe0
 def _quantized(model) -> list:
     "The linear layers bitsandbytes quantizes: all but the output head."
     import torch.nn as nn
@@ -56,6 +56,24 @@ def weight_bytes(model, cfg: RunConfig, precision, device) -> tuple:
     qb = sum(quantized_bytes(m.weight.shape, q, cfg.model.double_quantization) for m in _quantized(model)) if q else 0
     rest = sum(p.numel() * (4 if p.requires_grad else frozen) for p in model.parameters() if id(p) not in quant)
     return rest + qb, qb, sum(m.weight.numel() for m in _quantized(model)) if q else 0
+
+def checkpoint_bytes(model, cfg: RunConfig, device) -> int:
+    "Bytes of the checkpoint file still mapped on the CPU beyond the weights it backs (see below)."
+    import torch
+    if device != 'cpu': return 0
+    dt = model.config.get_text_config().dtype
+    size = (dt if isinstance(dt, torch.dtype) else getattr(torch, dt)).itemsize if dt else 2
+    quant = {id(m.weight) for m in _quantized(model)} if cfg.model.quantization_bit else set()
+    base = [p for n, p in model.named_parameters() if 'lora_' not in n and 'modules_to_save' not in n]
+    copied = sum(p.numel() for p in base if id(p) in quant or size != 4)
+    return copied * size if copied < sum(p.numel() for p in base) else 0
+
+# On the CPU there is one more thing in a process's memory. transformers maps the safetensors file and, where the
+# dtype on disk is the dtype wanted (fp32 on the CPU), uses the mapped bytes as the weights without copying them. The
+# file stays mapped as long as one such weight lives, and every page read while loading stays in the process's
+# resident memory: with QLoRA the original fp32 weights of the quantized layers are read to be quantized, so the
+# checkpoint's bytes for those layers stay resident beside their 4-bit copies. The kernel may drop such pages under
+# pressure (they can be read again from the file), so they are counted as their own part, `checkpoint`.
 
 # %% ../nbs/04b_memory.ipynb #e0622b12
 def _dims(config) -> dict:
@@ -91,8 +109,8 @@ def logits_bytes(config, tokens: int, half: bool) -> float:
     "Bytes of the logits at the loss: fp32 log-softmax, its gradient and the logits' gradient (plus the 16-bit logits)."
     return tokens * _dims(config)['vocab'] * (12 + (2 if half else 0))
 
-# %% ../nbs/04b_memory.ipynb #0a4ca23a
-PARTS = ('weights', 'autocast', 'gradients', 'optimizer', 'activations', 'logits')
+# %% ../nbs/04b_memory.ipynb #087223ed
+PARTS = ('weights', 'checkpoint', 'autocast', 'gradients', 'optimizer', 'activations', 'logits')
 
 def _gb(b): return f"{b/2**30:.2f} GB" if b >= 2**30 else f"{b/2**20:.0f} MB"
 
@@ -128,7 +146,7 @@ class MemoryEstimate:
                 f"<tr><td><b>total</b></td><td style='text-align:right'><b>{_gb(self.total_bytes)}</b></td></tr></table>"
                 + ''.join(f"<p><i>{n}</i></p>" for n in self.notes))
 
-# %% ../nbs/04b_memory.ipynb #a9da798c
+# %% ../nbs/04b_memory.ipynb #8366864b
 def _device_precision(cfg: RunConfig, device):
     if device is None: return pick_precision(cfg.model.precision)[:2][::-1]
     device = str(device).split(':')[0]
@@ -151,16 +169,17 @@ def estimate(config=None, device=None, hf_config=None, **overrides) -> MemoryEst
     t, seq = cfg.train.per_device_train_batch_size, cfg.data.cutoff_len
     tokens = t * seq
     w, qb, qn = weight_bytes(model, cfg, prec, device)
-    parts = dict(weights=w, autocast=2 * trainable if half else 0, gradients=4 * trainable, optimizer=8 * trainable,
+    parts = dict(weights=w, checkpoint=checkpoint_bytes(model, cfg, device), autocast=2 * trainable if half else 0, gradients=4 * trainable, optimizer=8 * trainable,
                  activations=activation_bytes(model, cfg, tokens, seq, 2 if half else 4), logits=logits_bytes(conf, tokens, half))
     ft = cfg.method.finetuning_type
     method = (f"qlora {cfg.model.quantization_bit}-bit" if cfg.model.quantization_bit else ft) + (' (DoRA)' if cfg.method.use_dora else '')
     notes = [f"gradient checkpointing {'off' if cfg.model.disable_gradient_checkpointing else 'on'}; AdamW moments in fp32"]
     if qn: notes.append(f"{qn/1e6:.1f}M quantized weights at {qb/qn:.3f} bytes each")
+    if cfg.method.stage not in ('pt', 'sft'): notes.append(f"stage={cfg.method.stage}: counted as one sft forward and backward; its extra sequences and models are not")
     return MemoryEstimate(cfg.model.model_name_or_path, method, device, prec, base, trainable, t, seq,
                           {k: int(v) for k, v in parts.items()}, notes)
 
-# %% ../nbs/04b_memory.ipynb #8762f0de
+# %% ../nbs/04b_memory.ipynb #28fa88f5
 def free_bytes(device='cpu') -> int|None:
     "Bytes free on `device` now: CUDA free memory, or available RAM on the CPU; `None` when unknown."
     if str(device).startswith('cuda'):
@@ -191,7 +210,8 @@ def warning(self: MemoryEstimate, free=None) -> str|None:
             f"per_device_train_batch_size or cutoff_len, keep gradient checkpointing on, or use LoRA / QLoRA")
 
 def estimate_line(config=None, device=None, **overrides) -> str:
-    "The estimate in one line, followed by a warning line when it will not fit; for `llmft train` to print before a run."
-    e = estimate(config, device, **overrides)
+    "The estimate in one line, plus a warning line when it will not fit; for `llmft train` to print before a run (never raises)."
+    try: e = estimate(config, device, **overrides)
+    except Exception as ex: return f"memory estimate: not available for this model ({type(ex).__name__}: {ex})"
     w = e.warning()
     return e.line() + (f"\n  warning: {w}" if w else '')
