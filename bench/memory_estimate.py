@@ -10,6 +10,9 @@ peak minus baseline. The estimate counts live tensors; glibc's malloc keeps free
 freed blocks back to the system and makes RSS follow the live tensors.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/memory_estimate.py [--steps 2] [--batch 4] [--cutoff 128]
+
+On a machine with a GPU, `--gpu [--model PATH]` compares instead with `torch.cuda.max_memory_allocated` (tensors only,
+no baseline, no allocator settings) and prints the table without writing the results file.
 """
 import argparse, json, os, subprocess, sys, tempfile
 from pathlib import Path
@@ -22,7 +25,7 @@ def peak_mb():
     "This process's peak RSS in MB since it started (VmHWM), not inherited from its parent as ru_maxrss is."
     return next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) / 1024
 
-def config(a, method): return dict(model='smollm2-135m-instruct', dataset='identity', packing=True, cutoff_len=a['cutoff'],
+def config(a, method): return dict(model=a['model'], dataset='identity', packing=True, cutoff_len=a['cutoff'],
                                    per_device_train_batch_size=a['batch'], **METHODS[method])
 
 def child(method, a):
@@ -33,34 +36,49 @@ def child(method, a):
     with tempfile.TemporaryDirectory() as d:
         run = llmft.train(config(a, method), output_dir=d, max_steps=a['steps'], logging_steps=1, save_steps=10**6, plot_loss=False, verbose=False)
         r = run.result
-    print('RESULT ' + json.dumps(dict(baseline_mb=round(base, 1), peak_mb=round(peak_mb(), 1), tokens_per_sec=r['tokens_per_sec'])))
+    peak, base = (torch.cuda.max_memory_allocated() / 2**20, 0) if a['gpu'] else (peak_mb(), base)
+    print('RESULT ' + json.dumps(dict(baseline_mb=round(base, 1), peak_mb=round(peak, 1), tokens_per_sec=r['tokens_per_sec'])))
+
+def measure(method, a, env=None):
+    out = subprocess.run([sys.executable, __file__, '--child', method, '--args', json.dumps(a)], capture_output=True, text=True,
+                         env={**os.environ, 'OMP_NUM_THREADS': '1', 'HF_HUB_OFFLINE': '1', **(env or {})})
+    line = [l for l in out.stdout.splitlines() if l.startswith('RESULT ')]
+    if out.returncode or not line: sys.exit(f"{method} failed:\n{out.stderr[-3000:]}")
+    r = json.loads(line[0][7:])
+    return r, r['peak_mb'] - r['baseline_mb']
+
+def gpu(a):
+    from llmft.memory import estimate
+    print(f"{a['model']} on the GPU, batch {a['batch']} x {a['cutoff']}, {a['steps']} steps: estimate / torch.cuda.max_memory_allocated")
+    for method in METHODS:
+        est = estimate(config(a, method), device='cuda').total_bytes / 2**20
+        measured = measure(method, a)[1]
+        print(f"{method:<7} estimate {est:8.0f} MB  measured {measured:8.0f} MB  ratio {est / measured:.2f}", flush=True)
 
 def main():
     p = argparse.ArgumentParser()
     p.add_argument('--steps', type=int, default=2)
     p.add_argument('--batch', type=int, default=4)
     p.add_argument('--cutoff', type=int, default=128)
+    p.add_argument('--gpu', action='store_true', help='measure torch.cuda.max_memory_allocated on the GPU')
+    p.add_argument('--model', default='smollm2-135m-instruct')
     p.add_argument('--child')
     p.add_argument('--args')
     o = p.parse_args()
     if o.child: return child(o.child, json.loads(o.args))
-    a = dict(steps=o.steps, batch=o.batch, cutoff=o.cutoff)
+    a = dict(steps=o.steps, batch=o.batch, cutoff=o.cutoff, model=o.model, gpu=o.gpu)
+    if o.gpu: return gpu(a)
     from llmft.memory import estimate
     rows = []
     for method in METHODS:
         est = estimate(config(a, method), device='cpu').total_bytes / 2**20
         row = dict(method=method, estimate_mb=round(est))
         for name, env in MALLOC.items():
-            out = subprocess.run([sys.executable, __file__, '--child', method, '--args', json.dumps(a)], capture_output=True, text=True,
-                                 env={**os.environ, 'OMP_NUM_THREADS': '1', 'HF_HUB_OFFLINE': '1', **env})
-            line = [l for l in out.stdout.splitlines() if l.startswith('RESULT ')]
-            if out.returncode or not line: sys.exit(f"{method} ({name} malloc) failed:\n{out.stderr[-3000:]}")
-            r = json.loads(line[0][7:])
-            measured = r['peak_mb'] - r['baseline_mb']
+            r, measured = measure(method, a, env)
             row[name] = dict(measured_mb=round(measured), ratio=round(est / measured, 2), baseline_mb=round(r['baseline_mb']), tokens_per_sec=r['tokens_per_sec'])
         rows.append(row)
         print(json.dumps(row), flush=True)
-    head = (f"SmolLM2-135M-Instruct on the CPU (fp32), batch {a['batch']} x {a['cutoff']} tokens (packed identity data), "
+    head = (f"{a['model']} on the CPU (fp32), batch {a['batch']} x {a['cutoff']} tokens (packed identity data), "
             f"gradient checkpointing on, {a['steps']} steps, one subprocess per method and allocator setting.\n"
             "measured = peak RSS (VmHWM) of the run's process minus its peak after the imports (baseline); ratio = estimate / measured.\n")
     lines = ["| method | estimate MB | measured MB (glibc default) | ratio | measured MB (freed memory returned) | ratio | baseline MB |",
