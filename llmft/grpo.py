@@ -14,7 +14,7 @@ from .config import ConfigError, RunConfig
 # %% auto #0
 __all__ = ['load_reward_func', 'reward_funcs', 'answer_f1', 'grpo_dataset', 'grpo_args', 'build_trainer']
 
-# %% ../nbs/06f_grpo.ipynb #f556b446
+# %% ../nbs/06f_grpo.ipynb #3babac1f
 def load_reward_func(name: str):
     "The function `module:function` names."
     mod, sep, fn = name.partition(':')
@@ -27,7 +27,7 @@ def load_reward_func(name: str):
 
 def reward_funcs(cfg: RunConfig) -> list:
     "The reward functions of `cfg` (`reward_funcs`, a name or a list of names)."
-    names = getattr(cfg.method, 'reward_funcs', None)
+    names = cfg.method.reward_funcs
     if not names: raise ConfigError("stage=grpo needs reward_funcs: a list of 'module:function' names, each f(prompts, completions, **columns) -> list of floats")
     return [load_reward_func(n) for n in ([names] if isinstance(names, str) else names)]
 
@@ -49,20 +49,20 @@ def grpo_dataset(rows, tok):
     def prompt(ids): return tok.decode(ids[len(added):] if added and ids[:len(added)] == added else ids)
     return Dataset.from_dict(dict(prompt=[prompt(r) for r in rows['input_ids']], answer=[tok.decode(l, skip_special_tokens=True) for l in rows['labels']]))
 
-# %% ../nbs/06f_grpo.ipynb #a5a446db
+# %% ../nbs/06f_grpo.ipynb #89b1813b
 def grpo_args(cfg: RunConfig, args):
     "A TRL `GRPOConfig` with the values of `args` (our `TrainingArguments`) and the GRPO settings of `cfg`."
     from transformers import TrainingArguments
     from trl import GRPOConfig
     m, g = cfg.method, cfg.generate
-    n = getattr(m, 'num_generations', 8)
+    n = m.num_generations
     per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps
     if per_step % n: raise ConfigError(f"num_generations={n}: per_device_train_batch_size x gradient_accumulation_steps ({per_step}) "
                                        f"must be a multiple of it (answers per prompt)")
     kw = {f.name: getattr(args, f.name) for f in fields(TrainingArguments) if f.init}
     kw['include_num_input_tokens_seen'] = 'no' # TRL counts its own `num_tokens`; batches here are prompts, not ids
     return GRPOConfig(**kw, num_generations=n, max_completion_length=g.max_new_tokens, temperature=g.temperature, top_p=g.top_p,
-                      top_k=g.top_k, repetition_penalty=g.repetition_penalty, beta=getattr(m, 'grpo_beta', 0.0))
+                      top_k=g.top_k, repetition_penalty=g.repetition_penalty, beta=m.grpo_beta)
 
 def build_trainer(cfg: RunConfig, ld, args, train_ds, eval_ds, callbacks, optimizers=(None, None)):
     "TRL's `GRPOTrainer` for the `grpo` stage of `cfg`."

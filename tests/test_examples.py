@@ -12,6 +12,8 @@ def test_example_config_is_valid(path, tiny_model, tmp_path):
     cfg = load_config(path)
     specs = load_specs(cfg.data.dataset_dir)
     assert all(d in specs for d in cfg.data.dataset)
-    run = llmft.train(path, model='llmft-tiny', max_steps=1, output_dir=tmp_path/'run', cutoff_len=min(cfg.data.cutoff_len, 256),
-                      per_device_train_batch_size=1, gradient_accumulation_steps=1, verbose=False)
+    stage = dict(ppo=dict(reward_model='llmft.ppo:answer_length', max_new_tokens=4),  # its rm run folder is not there
+                 grpo=dict(per_device_train_batch_size=cfg.method.num_generations, max_new_tokens=4)).get(cfg.method.stage, {})
+    run = llmft.train(path, **{**dict(model='llmft-tiny', max_steps=1, output_dir=tmp_path/'run', cutoff_len=min(cfg.data.cutoff_len, 256),
+                                      per_device_train_batch_size=1, gradient_accumulation_steps=1, verbose=False), **stage})
     assert run.finished and run.result['steps'] == 1
