@@ -74,7 +74,7 @@ def atomic_checkpoints(trainer):
     trainer._save_checkpoint = _save_checkpoint
     return trainer
 
-# %% ../nbs/05_runs.ipynb #406142c7
+# %% ../nbs/05_runs.ipynb #2e2e1b08
 def peak_memory_mb() -> float:
     "Peak memory of this process: CUDA's peak allocation, or peak RSS on the CPU."
     import torch
@@ -84,6 +84,8 @@ def peak_memory_mb() -> float:
 def _callback_base():
     from transformers import TrainerCallback
     return TrainerCallback
+
+_HF_LOG_KEYS = ('learning_rate', 'epoch', 'num_input_tokens_seen', 'train_loss', 'total_flos', 'train_tokens_per_second')
 
 class MetricsCallback(_callback_base()):
     "Append a record per log step to `metrics.jsonl` and pass it to `listeners`."
@@ -104,6 +106,8 @@ class MetricsCallback(_callback_base()):
                    tokens_per_sec=round((seen - self.last[1]) / max(now - self.last[0], 1e-9), 1) if 'loss' in logs else None,
                    memory_mb=round(peak_memory_mb(), 1), time=round(now, 3))
         if 'loss' in logs: self.last = (now, seen)
+        rec.update({k: v for k, v in logs.items() if k not in rec and k not in _HF_LOG_KEYS and isinstance(v, (int, float))
+                    and not k.endswith(('_runtime', '_per_second'))})
         with open(self.path, 'a', encoding='utf-8') as f: f.write(json.dumps(rec) + '\n')
         for fn in self.listeners: fn(rec)
 

@@ -12,12 +12,14 @@ def test_rm_then_ppo_shared_base(tiny_model, tmp_path, one_torch_thread):
     rm = llmft.train(EX/'rm_lora.yaml', max_steps=4, logging_steps=2, output_dir=tmp_path/'rm', **TINY)
     assert rm.finished and (rm.path/VALUE_HEAD).exists() and (rm.path/'adapter_model.safetensors').exists()
     assert set(load_value_head(rm.path)) == {'summary.weight', 'summary.bias'}
+    assert all(0 <= m['accuracy'] <= 1 for m in rm.metrics)
     args = dict(reward_model=str(rm.path), max_new_tokens=8, save_steps=2, logging_steps=1, output_dir=tmp_path/'ppo', **TINY)
     ppo = llmft.train(EX/'ppo_lora.yaml', max_steps=4, **args)
     assert ppo.finished and ppo.result['steps'] == 4
     assert (ppo.path/VALUE_HEAD).exists() and (ppo.path/'adapter_model.safetensors').exists() and not (ppo.path/'reward').exists()
     assert (ppo.path/'checkpoint-2'/VALUE_HEAD).exists()
     assert [m['step'] for m in ppo.metrics] == [1, 2, 3, 4] and all(m['loss'] is not None for m in ppo.metrics)
+    assert all({'policy_loss', 'value_loss'} <= set(m) for m in ppo.metrics) and {'reward', 'kl'} <= set(ppo.metrics[0]), ppo.metrics
     (ppo.path/'result.json').unlink()
     shutil.rmtree(ppo.path/'checkpoint-4')  # as if killed after step 4 was logged, before its checkpoint
     again = llmft.train(EX/'ppo_lora.yaml', max_steps=6, **args)
