@@ -170,20 +170,22 @@ def _add_kl(ds):
     from datasets import Dataset
     return Dataset.from_list([dict(r, **kl(i)) for i, r in enumerate(rows)])
 
-# %% ../nbs/03b_processors.ipynb #967307dd
+# %% ../nbs/03b_processors.ipynb #a2d00da3
 class StreamDataset(torch.utils.data.IterableDataset):
-    "A torch IterableDataset over a generator function, with an optional shuffle buffer."
-    def __init__(self, gen, buffer_size=0, seed=42): self.gen, self.buffer_size, self.seed, self.epoch = gen, buffer_size, seed, 0
+    "An endless torch IterableDataset over a generator function, pass after pass, with an optional shuffle buffer."
+    def __init__(self, gen, buffer_size=0, seed=42): self.gen, self.buffer_size, self.seed = gen, buffer_size, seed
     def __iter__(self):
-        import random
-        rng, buf = random.Random(self.seed + self.epoch), []
-        self.epoch += 1
-        for row in self.gen():
-            if not self.buffer_size: yield row; continue
-            buf.append(row)
-            if len(buf) >= self.buffer_size: yield buf.pop(rng.randrange(len(buf)))
-        rng.shuffle(buf)
-        yield from buf
+        import itertools, random
+        for epoch in itertools.count():
+            rng, buf, n = random.Random(self.seed + epoch), [], 0
+            for row in self.gen():
+                n += 1
+                if not self.buffer_size: yield row; continue
+                buf.append(row)
+                if len(buf) >= self.buffer_size: yield buf.pop(rng.randrange(len(buf)))
+            rng.shuffle(buf)
+            yield from buf
+            if not n: return
 
 def process_stream(records, tok, tpl: Template, d: DataArgs, stage='sft', buffer_size=0, seed=42):
     "(iterable dataset of rows, ProcessReport filled while it is read) from `records`, a function returning an iterator of records."
