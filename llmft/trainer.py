@@ -62,20 +62,20 @@ def training_arguments(cfg: RunConfig, out, precision, device, has_eval=False, m
               neftune_noise_alpha=t.neftune_noise_alpha, **_early_stopping(t, has_eval))
     return TrainingArguments(**{**kw, **(method_args or {}), **extra})
 
-# %% ../nbs/06_trainer.ipynb #eb18e2bf
-def loraplus_groups(model, lr, ratio, weight_decay=0.0) -> list[dict]:
-    "Optimizer parameter groups: `lora_B` matrices at `lr * ratio`, other trainable parameters at `lr`; decay on matrices only."
+# %% ../nbs/06_trainer.ipynb #4a1d7d66
+def loraplus_groups(model, lr, ratio, weight_decay=0.0, lr_embedding=None) -> list[dict]:
+    "Optimizer parameter groups: `lora_B` at `lr * ratio`, LoRA on embeddings at `lr_embedding` (or `lr`), the rest at `lr`; decay on matrices only."
     groups = {}
     for n, p in model.named_parameters():
-        if p.requires_grad: groups.setdefault(('lora_B' in n, p.ndim > 1), []).append(p)
-    return [dict(params=ps, lr=lr * ratio if b else lr, weight_decay=weight_decay if mat else 0.0, name='lora_B' if b else 'other')
-            for (b, mat), ps in sorted(groups.items())]
+        if p.requires_grad: groups.setdefault(('embedding' if 'lora_embedding_' in n else 'lora_B' if 'lora_B' in n else 'other', p.ndim > 1), []).append(p)
+    rate = dict(embedding=lr_embedding or lr, lora_B=lr * ratio, other=lr)
+    return [dict(params=ps, lr=rate[k], weight_decay=weight_decay if mat else 0.0, name=k) for (k, mat), ps in sorted(groups.items())]
 
-def loraplus_optimizer(model, args, ratio):
+def loraplus_optimizer(model, args, ratio, lr_embedding=None):
     "The optimizer `args.optim` names, over `loraplus_groups`."
     from transformers import Trainer
     cls, kw = Trainer.get_optimizer_cls_and_kwargs(args, model)
-    return cls(loraplus_groups(model, args.learning_rate, ratio, args.weight_decay), **kw)
+    return cls(loraplus_groups(model, args.learning_rate, ratio, args.weight_decay, lr_embedding), **kw)
 
 # %% ../nbs/06_trainer.ipynb #2edbfa81
 PISSA_INIT = 'pissa_init'
@@ -126,7 +126,7 @@ def build_trainer(cfg: RunConfig, ld, args, train_ds, eval_ds, callbacks, optimi
     return Trainer(model=ld.model, args=args, train_dataset=train_ds, eval_dataset=eval_ds, data_collator=collator,
                    processing_class=ld.tokenizer, callbacks=callbacks, optimizers=optimizers)
 
-# %% ../nbs/06_trainer.ipynb #08a94868
+# %% ../nbs/06_trainer.ipynb #cc8a4e86
 def load_data(cfg: RunConfig, ld):
     "(train dataset, eval dataset or None, ProcessReport) for the stage of `cfg`."
     stage = cfg.method.stage
@@ -169,7 +169,7 @@ def _train(config, callbacks, verbose, **overrides) -> Run:
     metrics = MetricsCallback(out, [print_progress, *listeners] if verbose else listeners)
     args = training_arguments(cfg, out, ld.precision, ld.device, eval_ds is not None, ld.train_args)
     if cfg.train.early_stopping_steps: trainer_cbs.append(EarlyStoppingCallback(cfg.train.early_stopping_steps))
-    opt = loraplus_optimizer(ld.model, args, m.loraplus_lr_ratio) if m.loraplus_lr_ratio else None
+    opt = loraplus_optimizer(ld.model, args, m.loraplus_lr_ratio, m.loraplus_lr_embedding) if m.loraplus_lr_ratio else None
     if opt: print(f"LoRA+: lora_B learns at {args.learning_rate * m.loraplus_lr_ratio:g} (learning_rate x {m.loraplus_lr_ratio:g})")
     trainer = atomic_checkpoints(stage.build_trainer(cfg, ld, args, train_ds, eval_ds, [metrics, *trainer_cbs], (opt, None)))
     trainer.remove_callback(PrinterCallback)

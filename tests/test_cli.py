@@ -49,7 +49,7 @@ def test_finished_run_is_not_overwritten_and_unfinished_resumes(llmft_cmd, tiny_
     (['lora_rnak=4'], 'did you mean lora_rank?'),
     (['model=smollm3-135m'], 'Known aliases: smollm2-135m-instruct'),
     (['dataset=identty'], "did you mean 'identity'?"),
-    (['stage=ppo'], "stage='ppo' is not available yet"),
+    (['stage=dpp'], "stage='dpp' is not a stage"),
     (['lora_rank=eight'], "lora_rank='eight': expected int"),
     pytest.param(['deepspeed=examples/deepspeed/ds_z2.json'], 'needs the deepspeed package', id='deepspeed-missing',
                  marks=pytest.mark.skipif(__import__('importlib').util.find_spec('deepspeed') is not None, reason='deepspeed is installed')),
