@@ -6,11 +6,14 @@ Modules:
 - `llmft.datapreview`: See the data as the model will: trained and masked tokens, special tokens, and how lengths sit against `cutoff_len`, before spending compute on it.
 - `llmft.evaluation`: Multiple-choice accuracy on MMLU, CMMLU and C-Eval style benchmarks, BLEU-4 and ROUGE on generated predictions, and perplexity on text.
 - `llmft.exporter`: Merge a run's LoRA adapter into its base, save it as sharded safetensors (or one GGUF file for llama.cpp) with the tokenizer, the chat template and the stop words of training, and prove the result answers as the run did.
+- `llmft.grpo`: The `grpo` stage: group relative policy optimisation with reward functions written in Python, through TRL's `GRPOTrainer`.
 - `llmft.infer`: Chat with a base model or a finished run, in one call, streaming or in batches, with the template the run trained on, on transformers or on vLLM.
-- `llmft.model`: Load a tokenizer and a causal LM at the precision the device supports, pick the chat template, and set up the fine-tuning method: LoRA and its variants, QLoRA, freeze or full.
+- `llmft.model`: Load a tokenizer and a causal LM at the precision the device supports, pick the chat template, and set up the fine-tuning method: LoRA and its variants, QLoRA, freeze, full or GaLore.
 - `llmft.packing`: Put several short examples in one `cutoff_len` row so fewer slots are padding; with neat packing, examples in a row cannot see each other.
+- `llmft.preference`: The `dpo` stage (DPO with sigmoid, hinge or IPO loss; ORPO and SimPO without a reference model) and the `kto` stage, on one `Trainer` subclass that computes the loss from sequence log-probabilities.
 - `llmft.processors`: Turn aligned records into token ids and labels for each training stage, with truncation that keeps the answer, counts of everything kept, truncated and skipped, and a view of what trains.
 - `llmft.runs`: A run is a folder: its config, a metrics log written while it trains, checkpoints, the adapter, and a result file written last.
+- `llmft.s2attn`: S²-attention (LongLoRA): train on long sequences with attention inside short groups, half the heads shifted by half a group so that information still flows from group to group.
 - `llmft.templates`: Render conversations the way a model was trained to read them, and encode them into prompt and answer ids so the loss falls on the answers only."""
 
 __version__ = "0.0.1"
