@@ -16,7 +16,7 @@ def test_train_then_chat(llmft_cmd, tiny_model, tmp_path):
     assert r.returncode == 0, r.stderr
     assert 'does not match' not in r.stderr
     run = tmp_path/'run'
-    assert 'rows kept' in r.stdout and f"run: run" in r.stdout
+    assert 'rows kept' in r.stdout and f"run: run" in r.stdout and 'memory estimate: ' in r.stdout and 'peak for lora on cpu' in r.stdout
     assert [json.loads(l)['step'] for l in (run/'metrics.jsonl').read_text().splitlines()] == [1, 2, 3]
     assert json.loads((run/'result.json').read_text())['steps'] == 3
     saved = (run/'config.yaml').read_text()
