@@ -74,12 +74,13 @@ def atomic_checkpoints(trainer):
     trainer._save_checkpoint = _save_checkpoint
     return trainer
 
-# %% ../nbs/05_runs.ipynb #2e2e1b08
+# %% ../nbs/05_runs.ipynb #e7faca6e
 def peak_memory_mb() -> float:
     "Peak memory of this process: CUDA's peak allocation, or peak RSS on the CPU."
     import torch
     if torch.cuda.is_available(): return torch.cuda.max_memory_allocated() / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    try: return next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) / 1024
+    except (OSError, StopIteration): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 def _callback_base():
     from transformers import TrainerCallback
