@@ -21,7 +21,7 @@ __all__ = ['GROUPS', 'SHORTCUTS', 'STAGES', 'PREF_LOSSES', 'METHODS', 'PRECISION
 class ConfigError(ValueError):
     "A config the user wrote cannot be run; the message says what to change."
 
-# %% ../nbs/00_config.ipynb #d1b883d9
+# %% ../nbs/00_config.ipynb #7d67561d
 @dataclass
 class ModelArgs:
     "What to load and how."
@@ -53,6 +53,7 @@ class DataArgs:
     dataset_dir: str = 'data_specs'
     cutoff_len: int = 2048
     max_samples: int|None = None
+    eval_dataset: list[str]|None = None # sft with predict_with_generate: answers generated for these after training
     val_size: float = 0.0
     train_on_prompt: bool = False
     mask_history: bool = False # train on the last answer of a conversation only
@@ -136,6 +137,7 @@ class TrainArgs:
     fp16: bool = False
     neftune_noise_alpha: float|None = None # NEFTune: uniform noise of this scale on the input embeddings while training
     early_stopping_steps: int|None = None # stop when eval_loss has not improved for this many evaluations
+    predict_with_generate: bool = False # sft: after training, generate answers for eval_dataset and score BLEU-4 / ROUGE
     extra: dict = field(default_factory=dict)
 
 @dataclass
@@ -235,7 +237,7 @@ class RunConfig:
             else: self.set(k, v)
         return self
 
-# %% ../nbs/00_config.ipynb #ac71c0d4
+# %% ../nbs/00_config.ipynb #9a1de740
 STAGES = ('pt', 'sft', 'rm', 'dpo', 'kto', 'ppo', 'grpo')
 PREF_LOSSES = ('sigmoid', 'hinge', 'ipo', 'orpo', 'simpo')
 METHODS = ('lora', 'freeze', 'full')
@@ -312,6 +314,8 @@ def validate(cfg: RunConfig) -> RunConfig:
     _check(t.max_steps > 0 or t.num_train_epochs > 0, "set num_train_epochs > 0 or max_steps > 0")
     _check(not d.streaming or t.max_steps > 0, "streaming has no length to count epochs by: set max_steps")
     _check(not d.streaming or not (d.packing or d.neat_packing or d.val_size), "streaming cannot be combined with packing or val_size")
+    _check(not t.predict_with_generate or (m.stage == 'sft' and d.eval_dataset), "predict_with_generate needs stage=sft and "
+           "eval_dataset (the dataset whose prompts are answered after training, e.g. eval_dataset=identity_heldout)")
     return cfg
 
 # %% ../nbs/00_config.ipynb #f53adfaa

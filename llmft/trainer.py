@@ -19,7 +19,7 @@ from .runs import (Run, MetricsCallback, prepare_run_dir, peak_memory_mb, write_
 
 # %% auto #0
 __all__ = ['PISSA_INIT', 'STAGE_MODULES', 'training_arguments', 'loraplus_groups', 'loraplus_optimizer', 'save_pissa_init',
-           'print_progress', 'stage_module', 'build_trainer', 'load_data', 'train']
+           'print_progress', 'stage_module', 'build_trainer', 'load_data', 'predict_after_training', 'train']
 
 # %% ../nbs/06_trainer.ipynb #ed7abfe4
 def _check_distributed(extra):
@@ -127,7 +127,7 @@ def build_trainer(cfg: RunConfig, ld, args, train_ds, eval_ds, callbacks, optimi
     return Trainer(model=ld.model, args=args, train_dataset=train_ds, eval_dataset=eval_ds, data_collator=collator,
                    processing_class=ld.tokenizer, callbacks=callbacks, optimizers=optimizers)
 
-# %% ../nbs/06_trainer.ipynb #d4bfe11b
+# %% ../nbs/06_trainer.ipynb #e3bd7a57
 def load_data(cfg: RunConfig, ld):
     "(train dataset, eval dataset or None, ProcessReport) for the stage of `cfg`."
     stage = cfg.method.stage
@@ -142,6 +142,13 @@ def load_data(cfg: RunConfig, ld):
     if cfg.data.streaming: print(f"data: {', '.join(cfg.data.dataset)}: streaming (shuffle buffer {cfg.data.buffer_size}, cutoff_len={cfg.data.cutoff_len})")
     else: print(f"data: {', '.join(cfg.data.dataset)}: {rep}; {len(train_ds)} train / {len(eval_ds) if eval_ds else 0} eval (cutoff_len={cfg.data.cutoff_len})")
     return train_ds, eval_ds, rep
+
+def predict_after_training(cfg: RunConfig, out) -> dict:
+    "Generate answers for `eval_dataset` with the run saved in `out`; BLEU-4 and ROUGE, predictions in `out`."
+    from llmft.evaluation import predict
+    m = predict(str(out), cfg.data.eval_dataset, out_dir=out, dataset_dir=cfg.data.dataset_dir, max_samples=cfg.data.max_samples)
+    print('predict: ' + ', '.join(f"{k.removeprefix('predict_')} {v:.2f}" for k, v in m.items() if k != 'predict_runtime'))
+    return m
 
 def train(config=None, callbacks=(), verbose=True, **overrides) -> Run:
     "Fine-tune as `config` (YAML path, dict or `RunConfig`) with `overrides` says; returns the finished `Run`."
@@ -190,6 +197,7 @@ def _train(config, callbacks, verbose, **overrides) -> Run:
                   data=dict(kept=rep.kept, truncated=rep.truncated, skipped=rep.skipped),
                   **(dict(best_checkpoint=st.best_model_checkpoint and Path(st.best_model_checkpoint).name, best_eval_loss=st.best_metric)
                      if cfg.train.early_stopping_steps else {}))
+    if cfg.train.predict_with_generate: result['predict'] = predict_after_training(cfg, out)
     if cfg.train.plot_loss: save_loss_plots(run)
     write_json_atomic(result, out/RESULT)
     print(f"done: final loss {result['final_loss']:.4f}, {result['tokens_per_sec']} tokens/s, peak memory {result['peak_memory_mb']:.0f} MB")
