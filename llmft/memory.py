@@ -14,9 +14,9 @@ from .registry import resolve_model
 from .model import attach_lora, configure_rope, decoder_layers, freeze_layers, galore_targets, pick_precision
 
 # %% auto #0
-__all__ = ['PARTS', 'meta_model', 'quantized_bytes', 'weight_bytes', 'checkpoint_bytes', 'layer_numbers', 'backward_layers',
-           'activation_bytes', 'logits_bytes', 'optimizer_bytes', 'MemoryEstimate', 'estimate', 'free_bytes',
-           'estimate_line']
+__all__ = ['PARTS', 'PAIRED', 'meta_model', 'quantized_bytes', 'weight_bytes', 'checkpoint_bytes', 'layer_numbers',
+           'backward_layers', 'activation_bytes', 'logits_bytes', 'optimizer_bytes', 'MemoryEstimate', 'estimate',
+           'free_bytes', 'estimate_line']
 
 # %% ../nbs/04b_memory.ipynb #19a3545c
 def meta_model(cfg: RunConfig, config=None):
@@ -119,8 +119,8 @@ def optimizer_bytes(model, cfg: RunConfig) -> int:
     return sum(4 * (2 * r * max(gal[id(p)]) + r * min(gal[id(p)])) if id(p) in gal else 8 * p.numel()
                for p in model.parameters() if p.requires_grad)
 
-# %% ../nbs/04b_memory.ipynb #087223ed
-PARTS = ('weights', 'checkpoint', 'autocast', 'gradients', 'optimizer', 'activations', 'logits')
+# %% ../nbs/04b_memory.ipynb #99a24414
+PARTS = ('weights', 'checkpoint', 'reference', 'autocast', 'gradients', 'optimizer', 'activations', 'logits')
 
 def _gb(b): return f"{b/2**30:.2f} GB" if b >= 2**30 else f"{b/2**20:.0f} MB"
 
@@ -156,7 +156,7 @@ class MemoryEstimate:
                 f"<tr><td><b>total</b></td><td style='text-align:right'><b>{_gb(self.total_bytes)}</b></td></tr></table>"
                 + ''.join(f"<p><i>{n}</i></p>" for n in self.notes))
 
-# %% ../nbs/04b_memory.ipynb #31162b3b
+# %% ../nbs/04b_memory.ipynb #7362c8ed
 def _device_precision(cfg: RunConfig, device):
     if device is None: return pick_precision(cfg.model.precision)[:2][::-1]
     device = str(device).split(':')[0]
@@ -165,6 +165,8 @@ def _device_precision(cfg: RunConfig, device):
         if torch.cuda.is_available(): return device, pick_precision(cfg.model.precision)[0]
         return device, 'bf16' if cfg.model.precision == 'auto' else cfg.model.precision
     return device, 'fp32' if cfg.model.precision == 'auto' else cfg.model.precision
+
+PAIRED = ('rm', 'dpo', 'kto') # stages whose batches hold two sequences per example
 
 def estimate(config=None, device=None, hf_config=None, **overrides) -> MemoryEstimate:
     "Predict the peak memory of training `config` with `overrides` on `device`; `hf_config` stands in for the model's own config."
@@ -176,18 +178,21 @@ def estimate(config=None, device=None, hf_config=None, **overrides) -> MemoryEst
     trainable = sum(p.numel() for p in trained)
     base = sum(p.numel() for n, p in model.named_parameters() if 'lora_' not in n and 'modules_to_save' not in n)
     half = prec in ('bf16', 'fp16') # mixed precision: autocast computes in 16 bits, trained weights stay fp32
-    t, seq = cfg.train.per_device_train_batch_size, cfg.data.cutoff_len
-    tokens = t * seq
+    t, seq, st = cfg.train.per_device_train_batch_size, cfg.data.cutoff_len, cfg.method.stage
+    tokens = t * seq * (2 if st in PAIRED else 1)
     w, qb, qn = weight_bytes(model, cfg, prec, device)
     grads = 4 * (max(p.numel() for p in trained) if cfg.method.use_galore and cfg.method.galore_layerwise else trainable)
     parts = dict(weights=w, checkpoint=checkpoint_bytes(model, cfg, device), autocast=2 * trainable if half else 0, gradients=grads,
                  optimizer=optimizer_bytes(model, cfg),
                  activations=activation_bytes(model, cfg, tokens, seq, 2 if half else 4), logits=logits_bytes(conf, tokens, half))
     ft = cfg.method.finetuning_type
+    if st in ('dpo', 'kto') and ft != 'lora' and cfg.method.pref_loss not in ('orpo', 'simpo'): parts['reference'] = base * _bytes_per(prec)
+    if st == 'rm': parts['logits'] = 0 # the value head reads the last hidden state; no vocabulary logits
     method = (f"qlora {cfg.model.quantization_bit}-bit" if cfg.model.quantization_bit else ft) + (' (DoRA)' if cfg.method.use_dora else '')
     notes = [f"gradient checkpointing {'off' if cfg.model.disable_gradient_checkpointing else 'on'}; AdamW moments in fp32"]
     if qn: notes.append(f"{qn/1e6:.1f}M quantized weights at {qb/qn:.3f} bytes each")
-    if cfg.method.stage not in ('pt', 'sft'): notes.append(f"stage={cfg.method.stage}: counted as one sft forward and backward; its extra sequences and models are not")
+    if st in PAIRED: notes.append(f"stage={st}: each example is two sequences (chosen and rejected, or answer and KL pair)")
+    if st in ('ppo', 'grpo'): notes.append(f"stage={st}: counted as one forward and backward; generation and the reward model are not")
     return MemoryEstimate(cfg.model.model_name_or_path, method, device, prec, base, trainable, t, seq,
                           {k: int(v) for k, v in parts.items()}, notes)
 
