@@ -21,24 +21,7 @@ from .runs import (Run, MetricsCallback, prepare_run_dir, peak_memory_mb, write_
 __all__ = ['PISSA_INIT', 'STAGE_MODULES', 'training_arguments', 'loraplus_groups', 'loraplus_optimizer', 'save_pissa_init',
            'print_progress', 'stage_module', 'build_trainer', 'load_data', 'predict_after_training', 'train']
 
-# %% ../nbs/06_trainer.ipynb #ed7abfe4
-def _check_distributed(extra):
-    ds = extra.get('deepspeed')
-    if ds is None: return
-    if importlib.util.find_spec('deepspeed') is None:
-        raise ConfigError(f"deepspeed={ds!r} needs the deepspeed package, which is not installed: pip install deepspeed (on a CUDA machine)")
-    if isinstance(ds, str) and not Path(ds).exists():
-        raise ConfigError(f"deepspeed={ds!r}: no such file; use a DeepSpeed JSON config such as examples/deepspeed/ds_z2.json or ds_z3.json")
-
-def _scalar(v):
-    "A `key=value` override as the number or boolean it spells (`'10'`, `'0.5'`, `'true'`); other values unchanged."
-    if not isinstance(v, str): return v
-    if v.lower() in ('true', 'false'): return v.lower() == 'true'
-    for f in (int, float):
-        try: return f(v)
-        except ValueError: pass
-    return v
-
+# %% ../nbs/06_trainer.ipynb #86c6a8e9
 def _early_stopping(t, has_eval) -> dict:
     if not t.early_stopping_steps: return {}
     if not has_eval: raise ConfigError(f"early_stopping_steps={t.early_stopping_steps} needs an evaluation split: set val_size (e.g. val_size=0.1)")
@@ -50,9 +33,8 @@ def training_arguments(cfg: RunConfig, out, precision, device, has_eval=False, m
     "HF `TrainingArguments` for `cfg`; `method_args` are those the fine-tuning method needs (`Loaded.train_args`)."
     from transformers import TrainingArguments
     t = cfg.train
-    extra = {k: _scalar(v) for k, v in t.extra.items()}
+    extra = dict(t.extra)
     if extra.get('fsdp_config') and 'fsdp' not in extra: extra['fsdp'] = True
-    _check_distributed(extra)
     kw = dict(output_dir=str(out), num_train_epochs=t.num_train_epochs, max_steps=t.max_steps,
               per_device_train_batch_size=t.per_device_train_batch_size, gradient_accumulation_steps=t.gradient_accumulation_steps,
               learning_rate=t.learning_rate, lr_scheduler_type=t.lr_scheduler_type, warmup_steps=t.warmup_ratio,
@@ -106,7 +88,7 @@ def _packed(ds, cfg):
     rows, eff = pack_rows(ds.to_list(), cfg.data.cutoff_len, cfg.data.neat_packing)
     return Dataset.from_list(rows), eff
 
-# %% ../nbs/06_trainer.ipynb #06ede9eb
+# %% ../nbs/06_trainer.ipynb #9c96ccc3
 STAGE_MODULES = dict(pt='llmft.trainer', sft='llmft.trainer', rm='llmft.reward', dpo='llmft.preference',
                      kto='llmft.preference', ppo='llmft.ppo', grpo='llmft.grpo')
 
@@ -114,10 +96,7 @@ def stage_module(stage):
     "The module that builds the trainer for `stage`."
     import importlib
     if stage not in STAGE_MODULES: raise ConfigError(f"stage={stage!r}: use one of {', '.join(STAGE_MODULES)}")
-    try: return importlib.import_module(STAGE_MODULES[stage])
-    except ModuleNotFoundError as e:
-        if e.name != STAGE_MODULES[stage]: raise
-        raise ConfigError(f"stage={stage!r} is not available in this version of llmft") from None
+    return importlib.import_module(STAGE_MODULES[stage])
 
 def build_trainer(cfg: RunConfig, ld, args, train_ds, eval_ds, callbacks, optimizers=(None, None)):
     "A plain HF `Trainer` for the `pt` and `sft` stages."
@@ -127,7 +106,7 @@ def build_trainer(cfg: RunConfig, ld, args, train_ds, eval_ds, callbacks, optimi
     return Trainer(model=ld.model, args=args, train_dataset=train_ds, eval_dataset=eval_ds, data_collator=collator,
                    processing_class=ld.tokenizer, callbacks=callbacks, optimizers=optimizers)
 
-# %% ../nbs/06_trainer.ipynb #e3bd7a57
+# %% ../nbs/06_trainer.ipynb #2b209f00
 def load_data(cfg: RunConfig, ld):
     "(train dataset, eval dataset or None, ProcessReport) for the stage of `cfg`."
     stage = cfg.method.stage
@@ -159,7 +138,6 @@ def _train(config, callbacks, verbose, **overrides) -> Run:
     from transformers import PrinterCallback, EarlyStoppingCallback, set_seed
     cfg = load_config(config, **overrides)
     if not cfg.data.dataset: raise ConfigError("no dataset: set `dataset` to one or more names from data_specs/ (e.g. dataset=identity)")
-    _check_distributed({k: _scalar(v) for k, v in cfg.train.extra.items()})
     stage, main = stage_module(cfg.method.stage), is_main_process()
     out, ckpt = prepare_run_dir(cfg)
     print(f"run folder: {out}" + (f" (resuming from {ckpt.name})" if ckpt else ""))
