@@ -118,7 +118,7 @@ def prequantized_note(config, cfg: RunConfig, trainable=True) -> str|None:
     if missing: raise ConfigError(f"{name} is a {qm.upper()} checkpoint: loading it needs {' and '.join(missing)}: pip install {' '.join(missing)}")
     return f"quantization: pre-quantized {qm} checkpoint" + (f" ({qc['bits']} bits)" if qc.get('bits') else '')
 
-# %% ../nbs/04_model.ipynb #86168733
+# %% ../nbs/04_model.ipynb #3aedef2d
 def load_tokenizer(path, trust_remote_code=False):
     "A tokenizer with a pad token and right padding for training."
     from transformers import AutoTokenizer
@@ -139,10 +139,7 @@ def lora_targets(cfg: RunConfig):
     t = cfg.method.lora_target
     return 'all-linear' if t in (['all'], 'all') else list(t)
 
-def _embeddings_in(model, targets):
-    embs = {model.get_input_embeddings(), model.get_output_embeddings()}
-    names = {n.split('.')[-1] for n, mod in model.named_modules() if mod in embs}
-    return any(t.split('.')[-1] in names for t in targets or [])
+def _embeddings_in(model, targets): return any(t.split('.')[-1] in embedding_modules(model) for t in targets or [])
 
 def lora_config(cfg: RunConfig, model=None):
     "PEFT `LoraConfig` for the LoRA keys of `cfg`."
