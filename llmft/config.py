@@ -138,6 +138,7 @@ class TrainArgs:
     neftune_noise_alpha: float|None = None # NEFTune: uniform noise of this scale on the input embeddings while training
     early_stopping_steps: int|None = None # stop when eval_loss has not improved for this many evaluations
     predict_with_generate: bool = False # sft: after training, generate answers for eval_dataset and score BLEU-4 / ROUGE
+    callbacks: list[str]|None = None # 'module:name' of `TrainerCallback` classes or instances added to the run
     extra: dict = field(default_factory=dict)
 
 @dataclass

@@ -7,22 +7,25 @@ Docs: https://llmft.github.io/llmft/runs.html.md"""
 
 # %% ../nbs/05_runs.ipynb #621445b3
 from __future__ import annotations
-import json, os, resource, shutil, time
+import fcntl, json, os, resource, shutil, signal, socket, sys, threading, time
 from pathlib import Path
 from .config import ConfigError, RunConfig, save_config, load_config, read_yaml
 
 # %% auto #0
-__all__ = ['RESULT', 'METRICS', 'CONFIG', 'TMP_PREFIX', 'write_json_atomic', 'is_main_process', 'last_checkpoint',
-           'prepare_run_dir', 'atomic_checkpoints', 'peak_memory_mb', 'MetricsCallback', 'read_metrics', 'Run',
-           'loss_figure', 'save_loss_plots']
+__all__ = ['RESULT', 'METRICS', 'CONFIG', 'STATUS', 'LOG', 'LOCK', 'STOP', 'TMP_PREFIX', 'FINAL', 'CURVES', 'write_json_atomic',
+           'is_main_process', 'last_checkpoint', 'lock_run_dir', 'unlock_run_dir', 'lock_holder', 'refuse_finished',
+           'save_run_config', 'resume_command', 'prepare_run_dir', 'atomic_checkpoints', 'peak_memory_mb',
+           'MetricsCallback', 'read_status', 'RunStatus', 'StatusCallback', 'stop_signals', 'log_to', 'read_metrics',
+           'Run', 'smooth', 'curve_data', 'loss_figure', 'figure_png', 'save_loss_plots']
 
 # %% ../nbs/05_runs.ipynb #82885233
 RESULT, METRICS, CONFIG = 'result.json', 'metrics.jsonl', 'config.yaml'
+STATUS, LOG, LOCK, STOP = 'status.json', 'train.log', '.lock', 'stop'
 
 def write_json_atomic(obj, path):
     "Write JSON to `path` through a temporary file, so readers never see half a file."
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}-{threading.get_ident()}")
     tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False), encoding='utf-8')
     os.replace(tmp, path)
 
@@ -37,17 +40,67 @@ def last_checkpoint(out: Path) -> Path|None:
     cks = [p for p in Path(out).glob('checkpoint-*') if p.name.split('-')[-1].isdigit() and (p/'trainer_state.json').exists()]
     return max(cks, key=lambda p: int(p.name.split('-')[-1]), default=None)
 
-def prepare_run_dir(cfg: RunConfig) -> tuple:
-    "Create or reuse the run folder, dropping checkpoints a killed run left half-written; returns (folder, checkpoint to resume from or None)."
+# %% ../nbs/05_runs.ipynb #a7503935
+_held = {} # run folder -> open file holding its lock, for this process
+
+def lock_run_dir(out) -> None:
+    "Hold the exclusive lock of run folder `out` for the life of this process; a `ConfigError` names the holder."
+    out = Path(out).resolve()
+    if out in _held: return
+    out.mkdir(parents=True, exist_ok=True)
+    f = open(out/LOCK, 'a+')
+    try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0); pid = f.read().strip() or '?'
+        f.close()
+        raise ConfigError(f"{out} is in use by another run (PID {pid}): wait for it, stop it "
+                          f"(llmft.attach({str(out)!r}).stop()), or choose another output_dir") from None
+    f.seek(0); f.truncate(); f.write(str(os.getpid())); f.flush()
+    _held[out] = f
+
+def unlock_run_dir(out) -> None:
+    "Release the lock this process holds on `out`, if any."
+    f = _held.pop(Path(out).resolve(), None)
+    if f: f.close()
+
+def lock_holder(out) -> int|None:
+    "PID written in the lock file of `out` (whether or not that process still lives)."
+    try: return int((Path(out)/LOCK).read_text().strip())
+    except (OSError, ValueError): return None
+
+# %% ../nbs/05_runs.ipynb #4b9a2e4c
+def refuse_finished(cfg: RunConfig):
+    "Raise when `cfg`'s output_dir holds a finished run that `overwrite_output_dir` does not allow replacing."
     out = Path(cfg.train.output_dir)
     if (out/RESULT).exists() and not cfg.train.overwrite_output_dir:
-        raise ConfigError(f"{out} already holds a finished run ({RESULT}): set overwrite_output_dir=true to replace it, or choose another output_dir")
+        raise ConfigError(f"{out} already holds a finished run ({RESULT}): set overwrite_output_dir=true to replace it, "
+                          "or choose another output_dir")
+
+def save_run_config(cfg: RunConfig, out):
+    "Save `cfg` as the run's `config.yaml`, with `overwrite_output_dir` off: rerunning it resumes, never wipes."
+    import copy
+    c = copy.deepcopy(cfg)
+    c.train.overwrite_output_dir = False
+    save_config(c, Path(out)/CONFIG)
+
+def resume_command(out) -> str:
+    "The command line that resumes (or reruns) the run in folder `out`."
+    return f"llmft train {Path(out)/CONFIG}"
+
+_KEEP = (LOCK, LOG) # what overwriting a run folder keeps: the lock it holds, and the log a launcher already writes
+
+def prepare_run_dir(cfg: RunConfig) -> tuple:
+    "Lock, create or reuse the run folder, dropping half-written checkpoints; returns (folder, checkpoint to resume or None)."
+    out = Path(cfg.train.output_dir)
+    refuse_finished(cfg)
     if not is_main_process(): return out, None if cfg.train.overwrite_output_dir else last_checkpoint(out)
-    if out.exists() and cfg.train.overwrite_output_dir: shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    for p in out.glob(f'{TMP_PREFIX}checkpoint-*'): shutil.rmtree(p, ignore_errors=True)
+    lock_run_dir(out)
+    if cfg.train.overwrite_output_dir:
+        for p in out.iterdir():
+            if p.name not in _KEEP: shutil.rmtree(p) if p.is_dir() else p.unlink()
+    for p in [*out.glob(f'{TMP_PREFIX}checkpoint-*'), out/STOP]: shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
     ckpt = last_checkpoint(out)
-    save_config(cfg, out/CONFIG)
+    save_run_config(cfg, out)
     return out, ckpt
 
 # %% ../nbs/05_runs.ipynb #66a8ff38
@@ -112,6 +165,127 @@ class MetricsCallback(_callback_base()):
         with open(self.path, 'a', encoding='utf-8') as f: f.write(json.dumps(rec) + '\n')
         for fn in self.listeners: fn(rec)
 
+# %% ../nbs/05_runs.ipynb #2c41bcaa
+FINAL = ('finished', 'stopped', 'failed', 'cancelled')
+
+def read_status(out) -> dict:
+    "The `status.json` of run folder `out`, or `{}`."
+    try: return json.loads((Path(out)/STATUS).read_text(encoding='utf-8'))
+    except (OSError, ValueError): return {}
+
+class RunStatus:
+    "The `status.json` of a run, rewritten atomically on every `update` and every `every` seconds by a heartbeat."
+    def __init__(self, out, every=2.0, **fields):
+        self.path, self.every, self._lock, self._done = Path(out)/STATUS, every, threading.Lock(), threading.Event()
+        self.d = dict(state='loading', pid=os.getpid(), host=socket.gethostname(), started=time.time(), step=0, **fields)
+        self.update()
+
+    def update(self, **kw):
+        "Set fields and rewrite the file, with a fresh heartbeat."
+        with self._lock:
+            self.d.update(kw, heartbeat=round(time.time(), 2))
+            write_json_atomic(self.d, self.path)
+        return self
+
+    def start(self):
+        "Beat every `every` seconds in a daemon thread until `close`."
+        def beat():
+            while not self._done.wait(self.every): self.update()
+        threading.Thread(target=beat, daemon=True, name='llmft-heartbeat').start()
+        return self
+
+    def close(self, **kw):
+        "Stop the heartbeat and write the final fields."
+        self._done.set()
+        return self.update(**kw)
+
+# %% ../nbs/05_runs.ipynb #ca03facc
+def _any_rank(flag: bool) -> bool:
+    import torch.distributed as dist
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1: return flag
+    import torch
+    t = torch.tensor([float(flag)])
+    dist.all_reduce(t)
+    return bool(t.item())
+
+class StatusCallback(_callback_base()):
+    "Write the run's progress into `status` and honour stop requests (the `stop` file, SIGINT, SIGTERM)."
+    def __init__(self, out, status: RunStatus|None):
+        self.out, self.status, self.requested, self.stopped_at = Path(out), status, None, None
+
+    def _set(self, **kw):
+        if self.status: self.status.update(**kw)
+
+    def request_stop(self, why='stop'): self.requested = self.requested or why
+
+    def on_train_begin(self, args, state, control, **kw):
+        self.t0, self.step0 = time.time(), state.global_step
+        self._set(state='training', step=state.global_step, total_steps=state.max_steps)
+
+    def on_step_end(self, args, state, control, **kw):
+        done, left = state.global_step - self.step0, state.max_steps - state.global_step
+        spent = time.time() - self.t0
+        self._set(step=state.global_step, epoch=round(state.epoch or 0, 4), elapsed_s=round(spent, 1),
+                  eta_s=round(spent / done * left, 1) if done else None, memory_mb=round(peak_memory_mb(), 1))
+        if (self.out/STOP).exists(): self.request_stop()
+        if _any_rank(self.requested is not None) and self.stopped_at is None:
+            self.requested, self.stopped_at = self.requested or 'stop', state.global_step
+            control.should_save = control.should_training_stop = True
+            self._set(state='saving')
+
+    def on_save(self, args, state, control, **kw): self._set(checkpoint=f'checkpoint-{state.global_step}')
+
+    def __call__(self, rec):
+        "As a metrics listener: the latest loss, speed and memory."
+        self._set(**{k: rec[k] for k in ('loss', 'eval_loss', 'tokens_per_sec', 'memory_mb') if rec.get(k) is not None})
+
+# %% ../nbs/05_runs.ipynb #f8a0b594
+class stop_signals:
+    "While active, the first SIGINT / SIGTERM asks `cb` to save and stop; a second SIGINT interrupts at once."
+    def __init__(self, cb: StatusCallback): self.cb, self.old = cb, {}
+
+    def _handle(self, signum, frame):
+        if self.cb.requested is not None and signum == signal.SIGINT: raise KeyboardInterrupt
+        self.cb.request_stop(signal.Signals(signum).name)
+        print(f"\n{signal.Signals(signum).name}: saving a checkpoint at the end of this step, then stopping "
+              "(Ctrl-C again to quit at once)", file=sys.stderr, flush=True)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *exc):
+        for s, h in self.old.items(): signal.signal(s, h)
+
+# %% ../nbs/05_runs.ipynb #b137bedc
+class _Tee:
+    def __init__(self, stream, f): self.stream, self.f = stream, f
+    def write(self, s):
+        self.f.write(s); self.f.flush()
+        return self.stream.write(s)
+    def flush(self): self.stream.flush()
+    def __getattr__(self, k): return getattr(self.stream, k)
+
+class log_to:
+    "Copy stdout and stderr into `path` while active, unless stdout already writes there."
+    def __init__(self, path, append=True): self.path, self.mode, self.f = Path(path), 'a' if append else 'w', None
+
+    def _already(self):
+        try: a, b = os.fstat(sys.stdout.fileno()), os.stat(self.path)
+        except (OSError, ValueError, AttributeError): return False
+        return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+    def __enter__(self):
+        if self._already(): return self
+        self.f = open(self.path, self.mode, encoding='utf-8')
+        self.saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = _Tee(sys.stdout, self.f), _Tee(sys.stderr, self.f)
+        return self
+
+    def __exit__(self, *exc):
+        if self.f: sys.stdout, sys.stderr = self.saved; self.f.close()
+
 # %% ../nbs/05_runs.ipynb #83a65f63
 def read_metrics(path) -> list:
     "Records of a `metrics.jsonl`; a torn last line (a killed run) is left out."
@@ -140,28 +314,64 @@ class Run:
 # %% ../nbs/05_runs.ipynb #81670f17
 def _series(metrics, key): return [m['step'] for m in metrics if m.get(key) is not None], [m[key] for m in metrics if m.get(key) is not None]
 
-def loss_figure(metrics=(), title='Training loss'):
-    "A Plotly figure with train and eval loss against steps."
+def smooth(ys, weight=0.6) -> list:
+    "Exponential moving average of `ys`, debiased at the start (TensorBoard's smoothing)."
+    out, avg = [], 0.0
+    for i, y in enumerate(ys, 1):
+        avg = weight * avg + (1 - weight) * y
+        out.append(avg / (1 - weight ** i))
+    return out
+
+CURVES = (('loss', 'train'), ('loss_smooth', 'train (smoothed)'), ('eval_loss', 'eval'), ('lr', 'learning rate'),
+          ('grad_norm', 'grad norm'))
+
+def curve_data(metrics) -> dict:
+    "`{trace name: (steps, values)}` for every curve in `CURVES`."
+    d = {k: _series(metrics, k) for k, _ in CURVES if k != 'loss_smooth'}
+    d['loss_smooth'] = (d['loss'][0], smooth(d['loss'][1]))
+    return {k: d[k] for k, _ in CURVES}
+
+def loss_figure(metrics=(), title='Training loss', log=False):
+    "A Plotly figure of a run: train loss (raw, smoothed), eval loss, learning rate and grad norm against steps."
     import plotly.graph_objects as go
-    fig = go.Figure(layout=dict(title=title, xaxis_title='step', yaxis_title='loss', template='plotly_white', height=360))
-    for key, name in (('loss', 'train'), ('eval_loss', 'eval')):
-        x, y = _series(metrics, key)
-        fig.add_scatter(x=x, y=y, mode='lines+markers', name=name)
+    fig = go.Figure(layout=dict(title=title, xaxis_title='step', yaxis_title='loss', template='plotly_white', height=360,
+                                yaxis_type='log' if log else 'linear', legend=dict(orientation='h', y=-0.25),
+                                yaxis2=dict(overlaying='y', side='right', showgrid=False, title='lr / grad norm')))
+    for (key, name), (x, y) in zip(CURVES, curve_data(metrics).values()):
+        second = key in ('lr', 'grad_norm')
+        fig.add_scatter(x=x, y=y, name=name, mode='lines' if key == 'loss_smooth' else 'lines+markers',
+                        yaxis='y2' if second else 'y', visible='legendonly' if second else True,
+                        opacity=0.35 if key == 'loss' else 1.0)
     return fig
+
+def figure_png(fig, width=7, height=3.6, dpi=110) -> bytes:
+    "The scatter traces of Plotly `fig` drawn as a PNG with matplotlib (no browser, no global backend change)."
+    from matplotlib.figure import Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    import io
+    m = Figure(figsize=(width, height), dpi=dpi)
+    FigureCanvasAgg(m)
+    ax = m.add_subplot()
+    ax2 = None
+    for t in fig.data:
+        if t.visible in (False, 'legendonly') or not t.x: continue
+        if t.yaxis == 'y2': ax2 = ax2 or ax.twinx()
+        (ax2 if t.yaxis == 'y2' else ax).plot(t.x, t.y, marker='.' if 'markers' in (t.mode or '') else None,
+                                               label=t.name, alpha=t.opacity if t.opacity is not None else 1.0)
+    lay = fig.layout
+    ax.set(xlabel=lay.xaxis.title.text or '', ylabel=lay.yaxis.title.text or '', title=lay.title.text or '')
+    if lay.yaxis.type == 'log': ax.set_yscale('log')
+    ax.grid(alpha=.3)
+    if ax.lines: ax.legend(fontsize=8)
+    m.tight_layout()
+    buf = io.BytesIO()
+    m.savefig(buf, format='png')
+    return buf.getvalue()
 
 def save_loss_plots(run: Run) -> tuple:
     "Write `loss.html` and `loss.png` into the run folder; returns their paths."
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    m = run.metrics
     html, png = run.path/'loss.html', run.path/'loss.png'
-    loss_figure(m, f'Training loss: {run.path.name}').write_html(html, include_plotlyjs=True)
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=120)
-    for key, name in (('loss', 'train'), ('eval_loss', 'eval')):
-        x, y = _series(m, key)
-        if x: ax.plot(x, y, marker='.', label=name)
-    ax.set(xlabel='step', ylabel='loss', title=f'Training loss: {run.path.name}'); ax.grid(alpha=.3)
-    if ax.lines: ax.legend()
-    fig.tight_layout(); fig.savefig(png); plt.close(fig)
+    fig = loss_figure(run.metrics, f'Training loss: {run.path.name}')
+    fig.write_html(html, include_plotlyjs=True)
+    png.write_bytes(figure_png(fig))
     return html, png

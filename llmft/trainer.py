@@ -6,20 +6,22 @@ Docs: https://llmft.github.io/llmft/trainer.html.md"""
 
 # %% ../nbs/06_trainer.ipynb #03c231a8
 from __future__ import annotations
-import contextlib, importlib.util, os, time
+import contextlib, importlib.util, os, sys, time
 from pathlib import Path
-from .config import ConfigError, RunConfig, load_config, save_config
+from .config import ConfigError, RunConfig, load_config, import_function
 from .data import load_records, stream_records
 from .processors import process, process_stream, SFTCollator, PairwiseCollator
 from .packing import pack_rows, PackedCollator
 from .model import load_model
 from .memory import estimate_line
 from .runs import (Run, MetricsCallback, prepare_run_dir, peak_memory_mb, write_json_atomic, save_loss_plots, atomic_checkpoints,
-                        is_main_process, RESULT, CONFIG)
+                        is_main_process, last_checkpoint, save_run_config, resume_command, unlock_run_dir, RunStatus,
+                        StatusCallback, stop_signals, log_to, RESULT, CONFIG, LOG, STOP)
 
 # %% auto #0
 __all__ = ['PISSA_INIT', 'STAGE_MODULES', 'training_arguments', 'loraplus_groups', 'loraplus_optimizer', 'save_pissa_init',
-           'print_progress', 'stage_module', 'build_trainer', 'load_data', 'predict_after_training', 'train']
+           'print_progress', 'stage_module', 'build_trainer', 'load_data', 'predict_after_training', 'train',
+           'user_callbacks']
 
 # %% ../nbs/06_trainer.ipynb #86c6a8e9
 def _early_stopping(t, has_eval) -> dict:
@@ -135,11 +137,50 @@ def train(config=None, callbacks=(), verbose=True, **overrides) -> Run:
     with open(os.devnull, 'w') as null, contextlib.redirect_stdout(null): return _train(config, callbacks, verbose, **overrides)
 
 def _train(config, callbacks, verbose, **overrides) -> Run:
-    from transformers import PrinterCallback, EarlyStoppingCallback, set_seed
     cfg = load_config(config, **overrides)
     if not cfg.data.dataset: raise ConfigError("no dataset: set `dataset` to one or more names from data_specs/ (e.g. dataset=identity)")
-    stage, main = stage_module(cfg.method.stage), is_main_process()
     out, ckpt = prepare_run_dir(cfg)
+    main = is_main_process()
+    status = RunStatus(out, stage=cfg.method.stage, resume=resume_command(out)).start() if main else None
+    watch = StatusCallback(out, status)
+    logging = log_to(out/LOG, append=not cfg.train.overwrite_output_dir) if main else contextlib.nullcontext()
+    try:
+        with logging, stop_signals(watch): run = _fit(cfg, out, ckpt, watch, callbacks, verbose)
+    except KeyboardInterrupt:
+        ck = last_checkpoint(out)
+        msg = f"interrupted at step {status.d.get('step', 0) if status else '?'}: " + (
+            f"resume from {ck.name} with: {resume_command(out)}" if ck else "no checkpoint was saved yet; rerun to start over")
+        if status: status.close(state='stopped', error='interrupted', checkpoint=ck and ck.name)
+        print(msg, file=sys.stderr, flush=True)
+        raise
+    except BaseException as e:
+        if status: status.close(state='failed', error=f"{type(e).__name__}: {e}".strip().splitlines()[0][:500])
+        raise
+    finally:
+        if main: unlock_run_dir(out)
+    if status: status.close()
+    return run
+
+def _stopped(out, watch) -> Run:
+    "Finish a run stopped on request: its checkpoint is saved; say how to resume."
+    ck = last_checkpoint(out)
+    (out/STOP).unlink(missing_ok=True)
+    watch._set(state='stopped', step=watch.stopped_at, checkpoint=ck and ck.name, reason=watch.requested)
+    print(f"stopped at step {watch.stopped_at} ({watch.requested}): {ck.name if ck else 'no checkpoint'} saved; "
+          f"resume with: {resume_command(out)}", flush=True)
+    return Run(out)
+
+def user_callbacks(cfg: RunConfig) -> list:
+    "The `TrainerCallback`s the config's `callbacks` key names as 'module:name' (a class is instantiated)."
+    out = []
+    for spec in cfg.train.callbacks or []:
+        cb = import_function(spec, 'callbacks')
+        out.append(cb() if isinstance(cb, type) else cb)
+    return out
+
+def _fit(cfg, out, ckpt, watch, callbacks, verbose) -> Run:
+    from transformers import PrinterCallback, EarlyStoppingCallback, set_seed
+    stage, main = stage_module(cfg.method.stage), is_main_process()
     print(f"run folder: {out}" + (f" (resuming from {ckpt.name})" if ckpt else ""))
     print(estimate_line(cfg))
     set_seed(cfg.train.seed)
@@ -150,18 +191,19 @@ def _train(config, callbacks, verbose, **overrides) -> Run:
     if pissa and main and not (out/PISSA_INIT).exists(): save_pissa_init(ld.model, out/PISSA_INIT)
     cfg.model.template = ld.template.name
     ld.model.config.use_cache = False
-    if main: save_config(cfg, out/CONFIG)
+    if main: save_run_config(cfg, out)
     train_ds, eval_ds, rep = load_data(cfg, ld)
-    trainer_cbs, listeners = _split_callbacks(callbacks)
-    metrics = MetricsCallback(out, [print_progress, *listeners] if verbose else listeners)
+    trainer_cbs, listeners = _split_callbacks([*callbacks, *user_callbacks(cfg)])
+    metrics = MetricsCallback(out, [print_progress, watch, *listeners] if verbose else [watch, *listeners])
     args = training_arguments(cfg, out, ld.precision, ld.device, eval_ds is not None, ld.train_args)
     if cfg.train.early_stopping_steps: trainer_cbs.append(EarlyStoppingCallback(cfg.train.early_stopping_steps))
     opt = loraplus_optimizer(ld.model, args, m.loraplus_lr_ratio, m.loraplus_lr_embedding) if m.loraplus_lr_ratio else None
     if opt: print(f"LoRA+: lora_B learns at {args.learning_rate * m.loraplus_lr_ratio:g} (learning_rate x {m.loraplus_lr_ratio:g})")
-    trainer = atomic_checkpoints(stage.build_trainer(cfg, ld, args, train_ds, eval_ds, [metrics, *trainer_cbs], (opt, None)))
+    trainer = atomic_checkpoints(stage.build_trainer(cfg, ld, args, train_ds, eval_ds, [metrics, watch, *trainer_cbs], (opt, None)))
     trainer.remove_callback(PrinterCallback)
     t0 = time.time()
     res = trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
+    if watch.stopped_at is not None: return _stopped(out, watch)
     ld.model.config.use_cache = True
     trainer.save_model(str(out))
     run, st = Run(out), trainer.state
@@ -178,5 +220,6 @@ def _train(config, callbacks, verbose, **overrides) -> Run:
     if cfg.train.predict_with_generate: result['predict'] = predict_after_training(cfg, out)
     if cfg.train.plot_loss: save_loss_plots(run)
     write_json_atomic(result, out/RESULT)
+    watch._set(state='finished', step=st.global_step, final_loss=result['final_loss'])
     print(f"done: final loss {result['final_loss']:.4f}, {result['tokens_per_sec']} tokens/s, peak memory {result['peak_memory_mb']:.0f} MB")
     return run
