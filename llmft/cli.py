@@ -186,3 +186,4 @@ def main(argv=None):
     except ConfigError as e:
         print(f"llmft {a.cmd}: error: {e}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt: sys.exit(130) # training already said where it stopped and how to resume
