@@ -22,7 +22,8 @@ __version__ = "0.0.1"
 _api = dict(train='llmft.trainer', chat='llmft.infer', ChatModel='llmft.infer', load_config='llmft.config',
             RunConfig='llmft.config', ConfigError='llmft.config', Run='llmft.runs', LossCurve='llmft.notebook', preview='llmft.datapreview',
             evaluate='llmft.evaluation', predict='llmft.evaluation', perplexity='llmft.evaluation', export='llmft.exporter',
-            estimate='llmft.memory')
+            estimate='llmft.memory', launch='llmft.jobs', attach='llmft.jobs', Job='llmft.jobs', list_runs='llmft.jobs',
+            board='llmft.board')
 
 def __getattr__(name):
     if name not in _api: raise AttributeError(f"module 'llmft' has no attribute {name!r}")
@@ -30,3 +31,8 @@ def __getattr__(name):
     return getattr(importlib.import_module(_api[name]), name)
 
 def __dir__(): return sorted([*globals(), *_api])
+
+def load_ipython_extension(ip):
+    "`%load_ext llmft`: the `%llmft` magics."
+    from .magics import load_ipython_extension
+    load_ipython_extension(ip)

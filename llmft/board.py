@@ -372,7 +372,7 @@ def _safely(self: Board, fn):
 @patch
 def say(self: Board, text, error=False):
     "One line under the form."
-    self.message.value = f"<span style='color:{'#c00' if error else '#333'}'>{html.escape(text)}</span>" if text else ''
+    self.message.value = f"<span style='color:{'#c00' if error else '#333'}'>{html.escape(text, quote=False)}</span>" if text else ''
 
 @patch
 def changed(self: Board):
