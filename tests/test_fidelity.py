@@ -62,3 +62,51 @@ def test_pt_without_packing_keeps_one_document_per_row(tok):
     joined, rep = process(recs, tok, TPL, DataArgs(cutoff_len=6, overwrite_cache=True), 'pt')  # LLaMA-Factory's default
     flat = tok.encode(docs[0]['text']) + [eos] + tok.encode('short') + [eos, eos]
     assert joined['input_ids'] == [flat[i:i + 6] for i in range(0, len(flat), 6)]
+
+PREDICTIONS = [  # (prediction, reference): English, Chinese, mixed, partial, empty; no text repeats an n-gram
+    ('The capital of France is Paris.', 'Paris is the capital of France.'),
+    ('我爱北京', '我爱北京天安门'),
+    ('今天天气很好,我们去公园散步吧', '今天天气不错,我们一起去公园'),
+    ('I am Nova, an assistant made by llmft.', 'I am Nova, a helpful AI assistant.'),
+    ('我叫Nova,是一个助手', '我是Nova,由llmft开发的助手'),
+    ('', 'Hello there.'),
+    ('Completely unrelated words', 'Nothing matches here'),
+]
+
+def llamafactory_scores(pairs):
+    "LLaMA-Factory's ComputeSimilarity, written out: jieba words, rouge-chinese's F with distinct n-grams, nltk BLEU on characters."
+    import jieba
+    from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
+    def f(overlap, n_hyp, n_ref):
+        p, r = (overlap / n_hyp if n_hyp else 0.0), (overlap / n_ref if n_ref else 0.0)
+        return 2.0 * p * r / (p + r + 1e-8)
+    def lcs(a, b):
+        t = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+        for i, x in enumerate(a):
+            for j, y in enumerate(b): t[i + 1][j + 1] = t[i][j] + 1 if x == y else max(t[i][j + 1], t[i + 1][j])
+        return t[-1][-1]
+    scores = {k: [] for k in ('rouge-1', 'rouge-2', 'rouge-l', 'bleu-4')}
+    for pred, label in pairs:
+        hyp, ref = ' '.join(jieba.cut(pred)).split(), ' '.join(jieba.cut(label)).split()
+        if not hyp or not ref: res = {'rouge-1': 0.0, 'rouge-2': 0.0, 'rouge-l': 0.0}
+        else:
+            grams = lambda w, n: {tuple(w[i:i + n]) for i in range(len(w) - n + 1)}
+            res = {f'rouge-{n}': f(len(grams(hyp, n) & grams(ref, n)), len(grams(hyp, n)), len(grams(ref, n))) for n in (1, 2)}
+            res['rouge-l'] = f(lcs(hyp, ref), len(hyp), len(ref))
+        for k, v in res.items(): scores[k].append(round(v * 100, 4))
+        bleu = sentence_bleu([list(label)], list(pred), smoothing_function=SmoothingFunction().method3)
+        scores['bleu-4'].append(round(bleu * 100, 4))
+    return {k: sum(v) / len(v) for k, v in scores.items()}
+
+def test_metrics_equal_llamafactory_formula():
+    from llmft.evaluation import bleu4, rouge
+    preds, refs = zip(*PREDICTIONS)
+    ours, theirs = dict(rouge(preds, refs), **{'bleu-4': bleu4(preds, refs)}), llamafactory_scores(PREDICTIONS)
+    assert ours.keys() == theirs.keys() and all(abs(ours[k] - theirs[k]) < 1e-4 for k in ours), (ours, theirs)
+    assert 20 < ours['bleu-4'] < 60 and 20 < ours['rouge-1'] < 80  # a fixture that exercises partial matches
+
+def test_repeated_ngrams_count_as_rouge_score_counts_them():
+    "The one documented difference: rouge-score clips repeats (ROUGE-1.5.5), rouge-chinese counts distinct n-grams."
+    from llmft.evaluation import rouge
+    assert round(rouge('the the the', 'the cat')['rouge-1'], 4) == 40.0
+    assert round(llamafactory_scores([('the the the', 'the cat')])['rouge-1'], 4) == 66.6667
