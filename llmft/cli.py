@@ -23,16 +23,27 @@ def parse_overrides(pairs) -> dict:
     return out
 
 # %% ../nbs/09_cli.ipynb #5b60c6a3
-def launch_command(argv, nproc) -> list:
-    "The `torchrun` command line running `llmft` with `argv` in `nproc` processes on this machine."
-    return [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={nproc}', '--no-python',
+def launch_command(argv, nproc=1, nnodes=1, node_rank=0, master_addr=None, master_port=29500) -> list:
+    "The `torchrun` command line running `llmft` with `argv` in `nproc` processes on each of `nnodes` machines."
+    nodes = (['--standalone'] if nnodes == 1 else
+             [f'--nnodes={nnodes}', f'--node_rank={node_rank}', f'--master_addr={master_addr}', f'--master_port={master_port}'])
+    return [sys.executable, '-m', 'torch.distributed.run', *nodes, f'--nproc_per_node={nproc}', '--no-python',
             sys.executable, '-c', 'from llmft.cli import main; main()', *argv]
 
 # %% ../nbs/09_cli.ipynb #1a79862e
+def _nodes(a) -> dict:
+    "The multi-node arguments of `llmft train`, checked."
+    if a.nnodes in (None, 1): return {}
+    if a.nnodes < 1: raise ConfigError(f"--nnodes {a.nnodes}: give the number of machines, 1 or more")
+    if not 0 <= a.node_rank < a.nnodes: raise ConfigError(f"--node-rank {a.node_rank} is not in 0..{a.nnodes - 1} for --nnodes {a.nnodes}")
+    if not a.master_addr: raise ConfigError(f"--nnodes {a.nnodes} needs --master-addr: the address of node 0, reachable from every node")
+    return dict(nnodes=a.nnodes, node_rank=a.node_rank, master_addr=a.master_addr, master_port=a.master_port)
+
 def _train(a):
-    if a.nproc and 'LOCAL_RANK' not in os.environ:
+    nodes = _nodes(a)
+    if (a.nproc or nodes) and 'LOCAL_RANK' not in os.environ:
         import subprocess
-        sys.exit(subprocess.run(launch_command(['train', a.config, *a.overrides], a.nproc)).returncode)
+        sys.exit(subprocess.run(launch_command(['train', a.config, *a.overrides], a.nproc or 1, **nodes)).returncode)
     from llmft.config import load_config
     from llmft.datapreview import template_warning
     from llmft.trainer import train
@@ -133,6 +144,10 @@ def parser():
     t = sub.add_parser('train', help='train from a config file')
     t.add_argument('config'); t.add_argument('overrides', nargs='*', help='key=value')
     t.add_argument('--nproc', type=int, help='data-parallel processes under torchrun (gloo on the CPU); 1 still launches, as DeepSpeed and FSDP need')
+    t.add_argument('--nnodes', type=int, help='machines training together (torchrun); run the command on each with its --node-rank')
+    t.add_argument('--node-rank', type=int, default=0, help="this machine's rank, 0 to nnodes-1")
+    t.add_argument('--master-addr', help="node 0's address, reachable from every node")
+    t.add_argument('--master-port', type=int, default=29500, help="a free port on node 0 for the rendezvous")
     t.set_defaults(fn=_train)
     c = sub.add_parser('chat', help='chat with a run folder or a model')
     c.add_argument('run', help='run folder, model alias, hub id or path'); c.add_argument('overrides', nargs='*', help='key=value')

@@ -60,7 +60,7 @@ class DataArgs:
     default_system: str|None = None
     mix_strategy: str = 'concat' # concat | interleave_under | interleave_over
     interleave_probs: list[float]|None = None
-    packing: bool = False
+    packing: bool|None = None # pt: documents joined into blocks unless false (LLaMA-Factory's default); others: off
     neat_packing: bool = False # packing without attention across examples
     preprocessing_num_workers: int|None = None
     overwrite_cache: bool = False

@@ -16,8 +16,8 @@ from .config import ConfigError, DataArgs, read_yaml
 # %% auto #0
 __all__ = ['BUNDLED', 'FORMATS', 'DATA_EXTS', 'DEFAULT_COLUMNS', 'DEFAULT_TAGS', 'DatasetSpec', 'find_dataset_dir', 'load_specs',
            'read_text_rows', 'read_rows', 'iter_rows', 'spec_rows', 'fill', 'BadRow', 'align_alpaca',
-           'align_conversation', 'aligner', 'LoadReport', 'align_rows', 'load_dataset_records', 'interleave',
-           'load_records', 'stream_records', 'split_rows']
+           'align_conversation', 'aligner', 'LoadReport', 'align_rows', 'load_dataset_records', 'record_features',
+           'interleave', 'load_records', 'stream_records', 'split_rows']
 
 # %% ../nbs/03_data.ipynb #cd16be6d
 BUNDLED = Path(__file__).resolve().parent.parent/'data_specs' if '__file__' in globals() else Path('../data_specs').resolve()
@@ -281,19 +281,20 @@ def load_dataset_records(s: DatasetSpec, data: DataArgs) -> tuple:
     return out, rep
 
 # %% ../nbs/03_data.ipynb #7a323db7
+def record_features():
+    "The Arrow schema of an aligned record (see the table at the top)."
+    from datasets import Features, List, Value
+    turn, s = {'role': Value('string'), 'content': Value('string')}, Value('string')
+    return Features(messages=List(turn), system=s, tools=s, chosen=turn, rejected=turn, kto_label=Value('bool'), text=s)
+
 def interleave(parts, probs=None, seed=42, until='first'):
-    "Draw from `parts` (lists, or functions returning fresh iterators) with `probs` until the first (or, `until='all'`, every) one is exhausted."
-    rng, probs = random.Random(seed), probs or [1 / len(parts)] * len(parts)
-    fresh = [p if callable(p) else (lambda p=p: iter(p)) for p in parts]
-    its, done = [f() for f in fresh], set()
-    while True:
-        k = rng.choices(range(len(parts)), probs)[0]
-        try: yield next(its[k])
-        except StopIteration:
-            done.add(k)
-            if until == 'first' or len(done) == len(parts): return
-            its[k] = fresh[k]()
-            yield next(its[k])
+    "Records of `parts` (lists, or functions returning fresh iterators) mixed by `datasets.interleave_datasets`."
+    from datasets import Dataset, IterableDataset, interleave_datasets
+    lazy = callable(parts[0])
+    make = IterableDataset.from_generator if lazy else Dataset.from_list
+    ds = interleave_datasets([make(p, features=record_features()) for p in parts], probs, seed=seed,
+                             stopping_strategy='first_exhausted' if until == 'first' else 'all_exhausted')
+    return iter(ds) if lazy else ds.to_list()
 
 def load_records(data: DataArgs, names=None, seed=42, verbose=True) -> list:
     "Aligned records of the datasets in `data.dataset` (or `names`), merged by `mix_strategy`."

@@ -7,8 +7,7 @@ Docs: https://llmft.github.io/llmft/evaluation.html.md"""
 
 # %% ../nbs/07c_evaluation.ipynb #d642c3be
 from __future__ import annotations
-import csv, html, json, math, re, time
-from collections import Counter
+import csv, functools, html, json, math, time
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from .config import ConfigError, DataArgs
@@ -18,7 +17,8 @@ from .infer import ChatModel
 # %% auto #0
 __all__ = ['CHOICES', 'EVAL_TEMPLATES', 'read_mc_csv', 'find_task', 'read_mapping', 'MCTask', 'load_task', 'EvalTemplate',
            'mc_messages', 'choice_ids', 'left_pad', 'next_token_logits', 'EvalResult', 'as_chat_model', 'evaluate',
-           'sentence_bleu4', 'bleu4', 'sentence_rouge', 'rouge', 'generate_batch', 'predict', 'perplexity']
+           'sentence_bleu4', 'bleu4', 'JiebaTokenizer', 'sentence_rouge', 'rouge', 'generate_batch', 'predict',
+           'perplexity']
 
 # %% ../nbs/07c_evaluation.ipynb #4a2de9d6
 CHOICES = 'ABCD'
@@ -217,63 +217,40 @@ def evaluate(model_or_run, task='mmlu_demo', task_dir='data_specs', split='test'
     return res
 
 # %% ../nbs/07c_evaluation.ipynb #3c7c5461
-_CJK = re.compile(r'[\u3400-\u9fff]')
+def sentence_bleu4(hyp: str, ref: str) -> float:
+    "BLEU-4 of `hyp` against `ref` on characters: nltk's `sentence_bleu` with smoothing method 3, as LLaMA-Factory calls it."
+    from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
+    return sentence_bleu([list(ref)], list(hyp), smoothing_function=SmoothingFunction().method3)
 
-def _tokens(s: str, zh=False) -> list:
-    if not zh: return s.split()
-    import jieba
-    return [w for w in jieba.cut(s) if w.strip()]
+def _pairs(predictions, references) -> list:
+    return [(predictions, references)] if isinstance(predictions, str) else list(zip(predictions, references))
 
-def _ngrams(toks, n) -> Counter: return Counter(tuple(toks[i:i+n]) for i in range(len(toks) - n + 1))
-
-def sentence_bleu4(hyp: list, ref: list) -> float:
-    "BLEU-4 of one token list against one reference, with NIST geometric smoothing (nltk's method3)."
-    if not hyp: return 0.0
-    logp, k = 0.0, 1
-    for n in range(1, 5):
-        h = _ngrams(hyp, n)
-        hit, total = sum((h & _ngrams(ref, n)).values()), max(1, sum(h.values()))
-        if hit == 0 and n == 1: return 0.0
-        if hit == 0: p, k = 1 / (2**k * total), k + 1
-        else: p = hit / total
-        logp += math.log(p) / 4
-    return (1.0 if len(hyp) > len(ref) else math.exp(1 - len(ref) / len(hyp))) * math.exp(logp)
-
-def _pairs(predictions, references, zh):
-    "(prediction tokens, reference tokens) pairs; `zh=None` segments a pair with jieba when it has Chinese characters."
-    ps, rs = ([predictions], [references]) if isinstance(predictions, str) else (list(predictions), list(references))
-    z = lambda p, r: bool(_CJK.search(p + r)) if zh is None else zh
-    return [(_tokens(p, z(p, r)), _tokens(r, z(p, r))) for p, r in zip(ps, rs)]
-
-def bleu4(predictions, references, zh=False) -> float:
-    "Sentence-level BLEU-4, averaged over the pairs, in percent."
-    pairs = _pairs(predictions, references, zh)
+def bleu4(predictions, references) -> float:
+    "Sentence-level BLEU-4 averaged over the pairs (one string each, or lists), in percent."
+    pairs = _pairs(predictions, references)
     return 100 * sum(sentence_bleu4(p, r) for p, r in pairs) / max(1, len(pairs))
 
 # %% ../nbs/07c_evaluation.ipynb #c8e2bf13
-def _f1(hit, n_hyp, n_ref) -> float:
-    return 0.0 if hit == 0 else 2 * hit / (n_hyp + n_ref)
+class JiebaTokenizer:
+    "A `rouge-score` tokenizer that keeps Chinese: jieba's words, whitespace dropped."
+    def tokenize(self, text) -> list:
+        import jieba, logging
+        jieba.setLogLevel(logging.WARNING)
+        return [w for w in jieba.cut(text) if w.strip()]
 
-def _lcs(a, b) -> int:
-    prev = [0] * (len(b) + 1)
-    for x in a:
-        cur = [0]
-        for j, y in enumerate(b): cur.append(prev[j] + 1 if x == y else max(prev[j+1], cur[j]))
-        prev = cur
-    return prev[-1]
+@functools.cache
+def _scorer():
+    from rouge_score.rouge_scorer import RougeScorer
+    return RougeScorer(['rouge1', 'rouge2', 'rougeL'], tokenizer=JiebaTokenizer())
 
-def sentence_rouge(hyp: list, ref: list) -> dict:
-    "ROUGE-1, ROUGE-2 and ROUGE-L F1 of one token list against one reference."
-    out = {}
-    for n in (1, 2):
-        h, r = _ngrams(hyp, n), _ngrams(ref, n)
-        out[f'rouge-{n}'] = _f1(sum((h & r).values()), sum(h.values()), sum(r.values()))
-    out['rouge-l'] = _f1(_lcs(hyp, ref), len(hyp), len(ref))
-    return out
+def sentence_rouge(hyp: str, ref: str) -> dict:
+    "ROUGE-1, ROUGE-2 and ROUGE-L F-measures of `hyp` against `ref` from `rouge-score`, on jieba words."
+    s = _scorer().score(ref, hyp)
+    return {'rouge-1': s['rouge1'].fmeasure, 'rouge-2': s['rouge2'].fmeasure, 'rouge-l': s['rougeL'].fmeasure}
 
-def rouge(predictions, references, zh=False) -> dict:
-    "ROUGE-1/2/L F1 averaged over the pairs, in percent."
-    scores = [sentence_rouge(p, r) for p, r in _pairs(predictions, references, zh)]
+def rouge(predictions, references) -> dict:
+    "ROUGE-1/2/L F-measures averaged over the pairs, in percent."
+    scores = [sentence_rouge(p, r) for p, r in _pairs(predictions, references)]
     return {k: 100 * sum(s[k] for s in scores) / max(1, len(scores)) for k in ('rouge-1', 'rouge-2', 'rouge-l')}
 
 # %% ../nbs/07c_evaluation.ipynb #3a536961
@@ -308,7 +285,7 @@ def predict(model_or_run, dataset, out_dir=None, max_new_tokens=None, batch_size
     pls = [_prompt_label(r) for r in recs]
     prompts = [cm.template.render(m, r.get('system') or cm.cfg.data.default_system, r.get('tools') or None) for r, (m, _) in zip(recs, pls)]
     preds, labels = generate_batch(cm, prompts, max_new_tokens, batch_size), [l for _, l in pls]
-    m = {f'predict_{k}': v for k, v in dict(**{'bleu-4': bleu4(preds, labels, None)}, **rouge(preds, labels, None)).items()}
+    m = {f'predict_{k}': v for k, v in dict(**{'bleu-4': bleu4(preds, labels)}, **rouge(preds, labels)).items()}
     m.update(predict_samples=len(recs), predict_runtime=round(time.time() - t0, 4))
     if out_dir:
         d = Path(out_dir); d.mkdir(parents=True, exist_ok=True)

@@ -202,14 +202,8 @@ def free_bytes(device='cpu') -> int|None:
     if str(device).startswith('cuda'):
         import torch
         return torch.cuda.mem_get_info()[0] if torch.cuda.is_available() else None
-    try:
-        import psutil
-        return psutil.virtual_memory().available
-    except ImportError: pass
-    try:
-        info = dict(l.split(':', 1) for l in open('/proc/meminfo'))
-        return int(info['MemAvailable'].split()[0]) * 1024
-    except (OSError, KeyError, ValueError): return None
+    import psutil
+    return psutil.virtual_memory().available
 
 @patch
 def fits(self: MemoryEstimate, free=None) -> bool:

@@ -15,9 +15,10 @@ from .config import ConfigError, DataArgs
 from .templates import Template, encode_pairs, IGNORE
 
 # %% auto #0
-__all__ = ['ENCODERS', 'STAGE_PROCESSOR', 'truncate_pairs', 'encode_sft', 'encode_pairwise', 'encode_unsupervised',
-           'encode_feedback', 'ProcessReport', 'pt_blocks', 'fingerprint', 'process', 'StreamDataset', 'process_stream',
-           'SFTCollator', 'PairwiseCollator', 'TokenView', 'show_tokens']
+__all__ = ['ENCODERS', 'STAGE_PROCESSOR', 'ROWS_VERSION', 'truncate_pairs', 'encode_sft', 'last_answer', 'masked_row',
+           'encode_pairwise', 'encode_unsupervised', 'encode_feedback', 'check_tools', 'ProcessReport', 'pt_blocks',
+           'pt_documents', 'fingerprint', 'process', 'add_kl', 'StreamDataset', 'process_stream', 'SFTCollator',
+           'PairwiseCollator', 'TokenView', 'show_tokens']
 
 # %% ../nbs/03b_processors.ipynb #5e1f8b86
 def truncate_pairs(pairs, cutoff):
@@ -53,17 +54,23 @@ def encode_sft(rec, tok, tpl: Template, d: DataArgs):
     if not any(l != IGNORE for l in labels): return 'no trained tokens left after truncation' if cut else 'no answer to train on'
     return dict(input_ids=ids, labels=labels, _truncated=cut)
 
+def last_answer(pairs) -> tuple:
+    "(every token before the last answer, the last answer) of encoded pairs: history and prompt become one prompt."
+    return [i for p, a in pairs[:-1] for i in p + a] + pairs[-1][0], pairs[-1][1]
+
+def masked_row(prompt, answer, cutoff) -> tuple:
+    "(input_ids, labels, whether cut) of one prompt and its answer in `cutoff` tokens; only the answer trains."
+    kept, cut = truncate_pairs([(prompt, answer)], cutoff)
+    p, a = kept[0] if kept else ([], [])
+    return p + a, [IGNORE]*len(p) + a, cut
+
 def encode_pairwise(rec, tok, tpl: Template, d: DataArgs):
     "A shared prompt with a chosen and a rejected answer."
     if not rec.get('chosen') or not rec.get('rejected'): return 'not a preference pair (no chosen/rejected)'
     out, cut = {}, False
     for k in ('chosen', 'rejected'):
-        pairs = _pairs(rec, tok, tpl, d.default_system, [rec[k]])
-        prompt = [i for p, a in pairs[:-1] for i in p + a] + pairs[-1][0]
-        kept, c = truncate_pairs([(prompt, pairs[-1][1])], d.cutoff_len)
-        p, a = kept[0] if kept else ([], [])
-        cut |= c
-        out[f'{k}_input_ids'], out[f'{k}_labels'] = p + a, [IGNORE]*len(p) + a
+        ids, labels, c = masked_row(*last_answer(_pairs(rec, tok, tpl, d.default_system, [rec[k]])), d.cutoff_len)
+        out[f'{k}_input_ids'], out[f'{k}_labels'], cut = ids, labels, cut | c
     return dict(out, _truncated=cut)
 
 def encode_unsupervised(rec, tok, tpl: Template, d: DataArgs):
@@ -77,13 +84,28 @@ def encode_unsupervised(rec, tok, tpl: Template, d: DataArgs):
 
 # %% ../nbs/03b_processors.ipynb #fcb6630d
 def encode_feedback(rec, tok, tpl, d):
-    "An SFT row with its KTO label (desirable or not)."
+    "The last answer of a conversation with its KTO label; earlier turns are its masked prompt."
     if rec.get('kto_label') is None: return 'no kto_tag (desirable true/false)'
-    r = encode_sft(rec, tok, tpl, d)
-    return dict(r, kto_label=bool(rec['kto_label'])) if isinstance(r, dict) else r
+    prompt, answer = last_answer(_pairs(rec, tok, tpl, d.default_system))
+    ids, labels, cut = masked_row(prompt, answer, d.cutoff_len)
+    if not any(l != IGNORE for l in labels): return 'no trained tokens left after truncation'
+    return dict(input_ids=ids, labels=labels, kto_label=bool(rec['kto_label']), _truncated=cut, _prompt=prompt, _answer=answer)
+
+def _uses_tools(rec): return bool(rec.get('tools')) or any(m['role'] in ('tool', 'tool_call') for m in rec['messages'])
+
+def check_tools(records, tpl: Template, first=1):
+    "Refuse records with tools, tool calls or results under a template that has no tool format, before tokenizing."
+    if tpl.tool_format: return
+    i = next((i for i, r in enumerate(records, first) if _uses_tools(r)), None)
+    if i is None: return
+    from llmft.templates import TEMPLATES
+    have = ', '.join(n for n, t in TEMPLATES.items() if t.tool_format)
+    raise ConfigError(f"record {i} uses tools but template {tpl.name!r} has no tool format: set template to one that "
+                      f"has ({have}) or drop the tool rows")
 
 ENCODERS = dict(sft=encode_sft, pairwise=encode_pairwise, unsupervised=encode_unsupervised, feedback=encode_feedback)
-STAGE_PROCESSOR = dict(pt='pt', sft='sft', rm='pairwise', dpo='pairwise', kto='feedback', ppo='unsupervised', grpo='unsupervised', predict='unsupervised')
+STAGE_PROCESSOR = dict(pt='pt', sft='sft', rm='pairwise', dpo='pairwise', kto='feedback', ppo='unsupervised',
+                       grpo='unsupervised', predict='unsupervised')
 
 @dataclass
 class ProcessReport:
@@ -116,13 +138,29 @@ def pt_blocks(docs, n):
 
 def _pt_docs(records, tok): return (tok.encode(r['text'] or '', add_special_tokens=False) + [tok.eos_token_id] for r in records)
 
-def _pt_rows(records, tok, d): return list(pt_blocks(_pt_docs(records, tok), d.cutoff_len))
+def pt_documents(docs, n):
+    "One row per document of `docs` (token lists), cut to its first `n` tokens; a document of under 2 tokens is skipped."
+    for ids in docs:
+        if len(ids) > 1: yield dict(input_ids=ids[:n], labels=ids[:n], _truncated=len(ids) > n)
+
+def _pt_gen(records, tok, d):
+    "Blocks of joined documents (`packing` unset or true, LLaMA-Factory's default for pt), or one row per document."
+    docs = _pt_docs(records, tok)
+    return pt_documents(docs, d.cutoff_len) if d.packing is False else pt_blocks(docs, d.cutoff_len)
+
+def _pt_rows(records, tok, d):
+    rows = list(_pt_gen(records, tok, d))
+    cut = sum(r.pop('_truncated', False) for r in rows)
+    skipped = {} if d.packing is not False or len(rows) == len(records) else {'empty document': len(records) - len(rows)}
+    return rows, ProcessReport('pt', kept=len(rows), truncated=cut, skipped=skipped)
+
+ROWS_VERSION = 2 # bumped when processing changes what rows hold, so caches of older rows are not reused
 
 def fingerprint(records, tok, tpl: Template, d: DataArgs, stage) -> str:
     "A key for the processed data: the records, the tokenizer, the template and the settings that shape rows."
     h = hashlib.sha256()
-    for part in (records, [tok.name_or_path, len(tok), tok.eos_token_id], repr(tpl), stage,
-                 [d.cutoff_len, d.train_on_prompt, d.mask_history, d.default_system]):
+    for part in (records, [tok.name_or_path, len(tok), tok.eos_token_id], repr(tpl), stage, ROWS_VERSION,
+                 [d.cutoff_len, d.train_on_prompt, d.mask_history, d.default_system, d.packing if stage == 'pt' else None]):
         h.update(json.dumps(part, sort_keys=True, ensure_ascii=False, default=str).encode())
     return h.hexdigest()[:24]
 
@@ -147,8 +185,10 @@ def _process(records, tok, tpl: Template, d: DataArgs, stage='sft'):
     if stage not in STAGE_PROCESSOR: raise ConfigError(f"unknown stage {stage!r}: use one of {', '.join(STAGE_PROCESSOR)}")
     name = STAGE_PROCESSOR[stage]
     if name == 'pt':
-        rows = _pt_rows(records, tok, d)
-        return Dataset.from_list(rows), ProcessReport('pt', kept=len(rows))
+        rows, rep = _pt_rows(records, tok, d)
+        if not rows: raise ConfigError(f"no usable rows after processing: {rep}")
+        return Dataset.from_list(rows), rep
+    check_tools(records, tpl)
     enc = ENCODERS[name]
     ds = Dataset.from_list(records).map(_batch(enc, tok, tpl, d), batched=True, num_proc=d.preprocessing_num_workers,
                                         remove_columns=list(records[0]), desc=None)
@@ -157,18 +197,18 @@ def _process(records, tok, tpl: Template, d: DataArgs, stage='sft'):
                         skipped={k: v for k, v in status.items() if k not in ('kept', 'truncated')})
     if not rep.kept: raise ConfigError(f"no usable rows after processing: {rep}")
     ds = ds.filter(lambda s: s in ('kept', 'truncated'), input_columns='_status').remove_columns('_status')
-    if name == 'feedback': ds = _add_kl(ds)
+    if name == 'feedback': ds = add_kl(ds, d.cutoff_len)
     return ds, rep
 
-def _add_kl(ds):
+def add_kl(ds, cutoff):
+    "KTO's KL rows: each row's whole prompt with the next row's whole answer, truncated to `cutoff` like the rows."
+    from datasets import Dataset
     rows = ds.to_list()
     def kl(i):
-        j = (i + 1) % len(rows)
-        p = [t for t, l in zip(rows[i]['input_ids'], rows[i]['labels']) if l == IGNORE]
-        a = [t for t, l in zip(rows[j]['input_ids'], rows[j]['labels']) if l != IGNORE]
-        return dict(kl_input_ids=p + a, kl_labels=[IGNORE]*len(p) + a)
-    from datasets import Dataset
-    return Dataset.from_list([dict(r, **kl(i)) for i, r in enumerate(rows)])
+        ids, labels, _ = masked_row(rows[i]['_prompt'], rows[(i + 1) % len(rows)]['_answer'], cutoff)
+        return dict(kl_input_ids=ids, kl_labels=labels)
+    return Dataset.from_list([dict({k: v for k, v in r.items() if k not in ('_prompt', '_answer')}, **kl(i))
+                              for i, r in enumerate(rows)])
 
 # %% ../nbs/03b_processors.ipynb #a2d00da3
 class StreamDataset(torch.utils.data.IterableDataset):
@@ -194,9 +234,10 @@ def process_stream(records, tok, tpl: Template, d: DataArgs, stage='sft', buffer
     rep = ProcessReport(name)
     def gen():
         if name == 'pt':
-            for row in pt_blocks(_pt_docs(records(), tok), d.cutoff_len): rep.kept += 1; yield row
+            for row in _pt_gen(records(), tok, d): rep.kept += 1; rep.truncated += row.pop('_truncated', False); yield row
             return
-        for r in records():
+        for n, r in enumerate(records(), 1):
+            check_tools([r], tpl, n)
             row = ENCODERS[name](r, tok, tpl, d)
             if isinstance(row, str): rep.skipped[row] = rep.skipped.get(row, 0) + 1; continue
             rep.kept += 1; rep.truncated += row.pop('_truncated')

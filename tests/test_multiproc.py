@@ -44,3 +44,27 @@ def test_fsdp_two_processes_match_one(llmft_cmd, tiny_model, one_torch_thread, t
     "FSDP2 shards the weights of a full fine-tune across two CPU processes; the losses are those of one process."
     two_and_one(llmft_cmd, tmp_path, 'finetuning_type=full', 'disable_gradient_checkpointing=true', f"fsdp_config={ROOT/'examples'/'fsdp_config.json'}")
     assert (tmp_path/'two'/'model.safetensors').exists() and (tmp_path/'two'/'checkpoint-3'/'model.safetensors').exists()
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+@pytest.mark.slow
+def test_two_nodes_match_one(llmft_cmd, tiny_model, one_torch_thread, tmp_path):
+    "Two torchrun launches over loopback, one process each (two 'nodes' sharing the run folder), train as one process."
+    from llmft import train
+    cfg = tmp_path/'tiny.yaml'
+    cfg.write_text(CONFIG)
+    port, env = str(free_port()), dict(os.environ, OMP_NUM_THREADS='1')
+    nodes = [subprocess.Popen([llmft_cmd, 'train', str(cfg), '--nnodes', '2', '--node-rank', str(r), '--master-addr', '127.0.0.1',
+                               '--master-port', port, 'per_device_train_batch_size=2', 'output_dir=two'], cwd=tmp_path, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in (0, 1)]
+    one = train(cfg, per_device_train_batch_size=4, output_dir=str(tmp_path/'one'), verbose=False)
+    outs = [n.communicate(timeout=300) for n in nodes]
+    assert [n.returncode for n in nodes] == [0, 0], outs
+    a = [m['loss'] for m in one.metrics]
+    b = [json.loads(l)['loss'] for l in (tmp_path/'two'/'metrics.jsonl').read_text().splitlines()]
+    assert len(a) == len(b) == 6 and len(set(a)) == 6
+    assert max(abs(x - y) for x, y in zip(a, b)) < 1e-4, (a, b)
+    assert outs[0][0].count('done:') == 1 and 'done:' not in outs[1][0]  # global rank 0 alone reports
+    assert sorted(p.name for p in (tmp_path/'two'/'checkpoint-3').glob('rng_state*')) == ['rng_state_0.pth', 'rng_state_1.pth']
