@@ -6,11 +6,11 @@ Docs: https://llmft.github.io/llmft/cli.html.md"""
 
 # %% ../nbs/09_cli.ipynb #f90137eb
 from __future__ import annotations
-import argparse, json, os, sys
-from .config import ConfigError
+import argparse, json, os, sys, warnings
+from .config import ConfigError, ConfigWarning, in_range, range_text
 
 # %% auto #0
-__all__ = ['parse_overrides', 'launch_command', 'parser', 'parse_args', 'main']
+__all__ = ['parse_overrides', 'number', 'launch_command', 'parser', 'parse_args', 'main']
 
 # %% ../nbs/09_cli.ipynb #773eccc9
 def parse_overrides(pairs) -> dict:
@@ -21,6 +21,14 @@ def parse_overrides(pairs) -> dict:
         if not sep or not k: raise ConfigError(f"override {p!r} is not key=value (e.g. learning_rate=1e-4)")
         out[k.strip()] = v
     return out
+
+def number(key, v, spec='>0', kind=int):
+    "`v` (a string from the command line) as a `kind` in the range `spec` (see `config.in_range`), or a `ConfigError`."
+    try: n = kind(v)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}={v!r}: expected a{' whole' if kind is int else ''} number") from None
+    if not in_range(n, spec): raise ConfigError(f"{key}={v!r}: must be {range_text(spec)}")
+    return n
 
 # %% ../nbs/09_cli.ipynb #5b60c6a3
 def launch_command(argv, nproc=1, nnodes=1, node_rank=0, master_addr=None, master_port=29500) -> list:
@@ -105,8 +113,8 @@ def _eval(a):
     from llmft.evaluation import evaluate
     model, d = _target(a.config, parse_overrides(a.overrides))
     kw = {k: d.pop(k) for k in _EVAL_KEYS if k in d}
-    for k in ('n_shot', 'batch_size'):
-        if k in kw: kw[k] = int(kw[k])
+    for k, spec in (('n_shot', '>=0'), ('batch_size', '>0')):
+        if k in kw: kw[k] = number(k, kw[k], spec)
     print(evaluate(model, **kw, **d))
 
 def _predict(a):
@@ -116,9 +124,9 @@ def _predict(a):
     if not dataset: raise ConfigError("predict needs a dataset: set eval_dataset (or dataset) to a name from data_specs/")
     kw = dict(out_dir=d.pop('output_dir', None) or d.pop('save_dir', None), dataset_dir=d.pop('dataset_dir', 'data_specs'))
     for k in ('max_new_tokens', 'max_samples'):
-        if k in d: kw[k] = int(d.pop(k))
+        if k in d: kw[k] = number(k, d.pop(k))
     bs = d.pop('per_device_eval_batch_size', None) or d.pop('batch_size', None)
-    if bs: kw['batch_size'] = int(bs)
+    if bs: kw['batch_size'] = number('batch_size', bs)
     res = predict(model, dataset.split(',')[0] if isinstance(dataset, str) else dataset[0], **kw, **d)
     print(json.dumps(res, indent=2, ensure_ascii=False))
 
@@ -127,7 +135,7 @@ def _export(a):
     o = parse_overrides(a.overrides)
     dtype = o.pop('dtype', None)
     if o: raise ConfigError(f"export takes only dtype=... as key=value, not {', '.join(o)}")
-    try: print(export(a.run, a.out, format=a.format, shard_size=a.shard_size, dtype=dtype))
+    try: print(export(a.run, a.out, format=a.format, shard_size=a.shard_size, dtype=dtype, overwrite=a.overwrite))
     except ParityError as e:
         print(f"llmft export: parity check failed, files kept in {a.out} for inspection:\n{e}", file=sys.stderr)
         sys.exit(1)
@@ -175,7 +183,9 @@ def parser():
     x = sub.add_parser('export', help='merge adapters and save a standalone model (safetensors shards or GGUF)')
     x.add_argument('run', help='run folder or config'); x.add_argument('overrides', nargs='*', help='key=value')
     x.add_argument('--out', required=True); x.add_argument('--format', default='safetensors', choices=['safetensors', 'gguf'])
-    x.add_argument('--shard-size', default='2GB'); x.set_defaults(fn=_export)
+    x.add_argument('--shard-size', default='2GB')
+    x.add_argument('--overwrite', action='store_true', help='replace a non-empty --out folder (whole, never mixed)')
+    x.set_defaults(fn=_export)
     d = sub.add_parser('demo', help='identity fine-tune of SmolLM2 with before/after answers')
     d.add_argument('--config', default='identity_lora.yaml'); d.add_argument('overrides', nargs='*', help='key=value')
     d.set_defaults(fn=_demo)
@@ -197,8 +207,13 @@ def main(argv=None):
     os.environ.setdefault('HF_DATASETS_DISABLE_PROGRESS_BARS', '1')
     from transformers.utils import logging
     logging.disable_progress_bar()
+    show = warnings.showwarning
+    def warn(msg, cat, *args, **kw):
+        if issubclass(cat, ConfigWarning): print(f"llmft {a.cmd}: warning: {msg}", file=sys.stderr, flush=True)
+        else: show(msg, cat, *args, **kw)
+    warnings.showwarning = warn
     try: a.fn(a)
-    except ConfigError as e:
+    except (ConfigError, FileNotFoundError, PermissionError) as e:
         print(f"llmft {a.cmd}: error: {e}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt: sys.exit(130) # training already said where it stopped and how to resume

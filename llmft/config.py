@@ -6,16 +6,17 @@ Docs: https://llmft.github.io/llmft/config.html.md"""
 
 # %% ../nbs/00_config.ipynb #f4581311
 from __future__ import annotations
-import copy, dataclasses, difflib, importlib, importlib.util, os, types, typing
+import codecs, copy, dataclasses, difflib, importlib, importlib.util, os, types, typing, warnings
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['GROUPS', 'SHORTCUTS', 'STAGES', 'PREF_LOSSES', 'METHODS', 'PRECISIONS', 'MIX', 'ATTENTION', 'ROPE', 'LORA_ONLY',
-           'GALORE_PROJ', 'ConfigError', 'ModelArgs', 'DataArgs', 'MethodArgs', 'TrainArgs', 'GenerateArgs',
-           'key_groups', 'coerce', 'scalar', 'import_function', 'RunConfig', 'did_you_mean', 'validate', 'read_yaml',
-           'load_config', 'to_dict', 'save_config']
+__all__ = ['GROUPS', 'SHORTCUTS', 'RANGES', 'STAGE_KEYS', 'STAGES', 'PREF_LOSSES', 'METHODS', 'PRECISIONS', 'MIX', 'ATTENTION',
+           'ROPE', 'LORA_ONLY', 'GALORE_PROJ', 'ConfigError', 'ModelArgs', 'DataArgs', 'MethodArgs', 'TrainArgs',
+           'GenerateArgs', 'key_groups', 'coerce', 'scalar', 'import_function', 'RunConfig', 'in_range', 'range_text',
+           'check_ranges', 'ConfigWarning', 'unused_keys', 'warn_unused', 'did_you_mean', 'validate', 'decode_utf8',
+           'read_utf8', 'read_yaml', 'load_config', 'to_dict', 'save_config']
 
 # %% ../nbs/00_config.ipynb #a0d71895
 class ConfigError(ValueError):
@@ -260,6 +261,75 @@ class RunConfig:
             else: self.set(k, v)
         return self
 
+# %% ../nbs/00_config.ipynb #97791da5
+RANGES = dict(
+    per_device_train_batch_size='>0', gradient_accumulation_steps='>0', learning_rate='>0', num_train_epochs='>=0',
+    max_steps='-1|>0', warmup_ratio='[0,1)', weight_decay='>=0', max_grad_norm='>=0', logging_steps='>0',
+    save_steps='>0', save_total_limit='>0', seed='>=0', early_stopping_steps='>0', neftune_noise_alpha='>0',
+    cutoff_len='>0', max_samples='>0', val_size='[0,1)', buffer_size='>0', preprocessing_num_workers='>0',
+    lora_rank='>0', lora_alpha='>0', lora_dropout='[0,1)', pissa_iter='-1|>0', loraplus_lr_ratio='>0',
+    loraplus_lr_embedding='>0', galore_rank='>0', galore_update_interval='>0',
+    galore_scale='>0', pref_beta='>0', pref_ftx='>=0', dpo_label_smoothing='[0,0.5]', simpo_gamma='>=0',
+    kto_chosen_weight='>0', kto_rejected_weight='>0', ppo_epochs='>0', ppo_buffer_size='>0', ppo_target='>0',
+    num_generations='>1', grpo_beta='>=0', vllm_maxlen='>0',
+    temperature='>=0', top_p='(0,1]', top_k='>=0', max_new_tokens='>0', repetition_penalty='>0',
+    per_device_eval_batch_size='>0', eval_steps='>0', warmup_steps='>=0', dataloader_num_workers='>=0')
+
+def in_range(v, spec: str) -> bool:
+    "Whether number `v` is in `spec`: `>0`, `>=0`, `-1`, intervals such as `[0,1)`, alternatives joined by `|`."
+    for alt in spec.split('|'):
+        if alt[0] in '[(':
+            lo, hi = map(float, alt[1:-1].split(','))
+            if (lo <= v if alt[0] == '[' else lo < v) and (v <= hi if alt[-1] == ']' else v < hi): return True
+        elif alt[0] == '>':
+            x = float(alt.lstrip('>='))
+            if (v >= x if alt[1] == '=' else v > x): return True
+        elif v == float(alt): return True
+    return False
+
+def range_text(spec: str) -> str:
+    "`spec` in words: '> 0', 'in [0, 1)', '-1 or > 0'."
+    word = lambda a: (f"in {a[0]}{a[1:-1].replace(',', ', ')}{a[-1]}" if a[0] in '[(' else
+                      f"{a.rstrip('0123456789.-')} {a.lstrip('>=')}" if a[0] == '>' else a)
+    return ' or '.join(word(a) for a in spec.split('|'))
+
+def _default(key):
+    "The default of `key` as a value that works, for error messages."
+    g = key_groups().get(key)
+    if g is None: return ''
+    v = {f.name: f.default for f in fields(GROUPS[g])}[key]
+    return " (unset it, the default)" if v is None else f" (e.g. {key}={v}, the default)"
+
+def check_ranges(cfg: RunConfig):
+    "Raise `ConfigError` naming the first numeric key outside its range in `RANGES`."
+    kg = key_groups()
+    for k, spec in RANGES.items():
+        v = getattr(getattr(cfg, kg[k]), k) if k in kg else cfg.train.extra.get(k)
+        if v is None or isinstance(v, bool): continue
+        if not isinstance(v, (int, float)): raise ConfigError(f"{k}={v!r}: expected a number {range_text(spec)}")
+        if not in_range(v, spec): raise ConfigError(f"{k}={v!r}: must be {range_text(spec)}{_default(k)}")
+
+# %% ../nbs/00_config.ipynb #2fd92816
+class ConfigWarning(UserWarning):
+    "A config key that has no effect in this run."
+
+STAGE_KEYS = dict(
+    pref_beta=('dpo', 'kto'), pref_loss=('dpo',), pref_ftx=('dpo',), dpo_label_smoothing=('dpo',), simpo_gamma=('dpo',),
+    kto_chosen_weight=('kto',), kto_rejected_weight=('kto',), ref_model=('dpo', 'kto'), reward_model=('ppo',),
+    reward_model_type=('ppo',), ppo_epochs=('ppo',), ppo_buffer_size=('ppo',), ppo_target=('ppo',),
+    ppo_score_norm=('ppo',), ppo_whiten_rewards=('ppo',), reward_funcs=('grpo',), num_generations=('grpo',),
+    grpo_beta=('grpo',))
+
+def unused_keys(cfg: RunConfig) -> list:
+    "Messages for the method keys set away from their default that `cfg`'s stage ignores."
+    m, default = cfg.method, MethodArgs()
+    return [f"{k}={getattr(m, k)!r} has no effect with stage={m.stage}: only stage {' and '.join(st)} uses it"
+            for k, st in STAGE_KEYS.items() if m.stage not in st and getattr(m, k) != getattr(default, k)]
+
+def warn_unused(cfg: RunConfig):
+    "Warn (`ConfigWarning`) once per key that `cfg`'s stage ignores."
+    for msg in unused_keys(cfg): warnings.warn(msg, ConfigWarning, stacklevel=2)
+
 # %% ../nbs/00_config.ipynb #c24f8715
 STAGES = ('pt', 'sft', 'rm', 'dpo', 'kto', 'ppo', 'grpo')
 PREF_LOSSES = ('sigmoid', 'hinge', 'ipo', 'orpo', 'simpo')
@@ -282,7 +352,6 @@ def _check(ok, msg):
 def _check_method(cfg: RunConfig):
     m, q, ft = cfg.method, cfg.model.quantization_bit, cfg.method.finetuning_type
     _check(m.finetuning_type in METHODS, f"finetuning_type={ft!r} is not available; use one of {', '.join(METHODS)}")
-    _check(m.lora_rank > 0, f"lora_rank={m.lora_rank}: must be positive")
     stray = [k for k in LORA_ONLY if getattr(m, k)]
     _check(ft == 'lora' or not stray, f"{', '.join(stray)} only apply to LoRA but finetuning_type={ft!r}: remove them or use finetuning_type=lora")
     _check(q in (None, 4, 8), f"quantization_bit={q}: use 4 or 8 (bitsandbytes), or leave it unset")
@@ -297,15 +366,11 @@ def _check_method(cfg: RunConfig):
     _check(not (m.use_galore and ft == 'lora'), "use_galore with finetuning_type=lora: GaLore projects the gradients of full "
            "weight matrices, LoRA trains small adapters instead; use finetuning_type=full or freeze with GaLore")
     _check(not m.use_galore or m.galore_proj_type in GALORE_PROJ, f"galore_proj_type={m.galore_proj_type!r}: use one of {', '.join(GALORE_PROJ)}")
-    _check(not m.use_galore or (m.galore_rank > 0 and m.galore_update_interval > 0),
-           f"galore_rank={m.galore_rank}, galore_update_interval={m.galore_update_interval}: both must be positive")
     _check(not (m.use_galore and m.galore_layerwise and cfg.train.gradient_accumulation_steps > 1),
            f"galore_layerwise updates each layer as soon as its gradient is ready, so it cannot accumulate gradients: "
            f"set gradient_accumulation_steps=1 (now {cfg.train.gradient_accumulation_steps}) or galore_layerwise=false")
     _check(ft != 'freeze' or m.freeze_trainable_layers != 0, "freeze_trainable_layers=0 trains no layer: use N>0 for the last N "
            "layers or N<0 for the first |N|")
-    _check(m.loraplus_lr_ratio is None or m.loraplus_lr_ratio > 0, f"loraplus_lr_ratio={m.loraplus_lr_ratio}: must be positive")
-    _check(m.loraplus_lr_embedding is None or m.loraplus_lr_embedding > 0, f"loraplus_lr_embedding={m.loraplus_lr_embedding}: must be positive")
     _check(m.loraplus_lr_embedding is None or m.loraplus_lr_ratio, "loraplus_lr_embedding is a LoRA+ setting: set loraplus_lr_ratio too (16 is the paper's choice)")
     qm = cfg.model.quantization_method
     _check(qm == 'bitsandbytes', f"quantization_method={qm!r}: only bitsandbytes quantizes on the fly here (hqq and eetq are not "
@@ -315,9 +380,26 @@ def _check_method(cfg: RunConfig):
     _check(not (q and ',' in (cfg.model.adapter_name_or_path or '')), f"adapter_name_or_path lists several adapters with "
            f"quantization_bit={q}: all but the last are merged into the weights, which cannot be done in {q} bits; merge them first (llmft export) or give one")
 
+def _check_schedule(cfg: RunConfig):
+    "Checks on batch and step counts that TRL or the Trainer would otherwise make only once the model is loaded."
+    m, t = cfg.method, cfg.train
+    per_step = t.per_device_train_batch_size * t.gradient_accumulation_steps
+    _check(m.stage != 'grpo' or per_step % m.num_generations == 0, f"num_generations={m.num_generations}: per_device_"
+           f"train_batch_size x gradient_accumulation_steps ({per_step}) must be a multiple of it (answers per "
+           "prompt); "
+           f"e.g. per_device_train_batch_size={m.num_generations}")
+    if not t.early_stopping_steps: return
+    _check(cfg.data.val_size, f"early_stopping_steps={t.early_stopping_steps} needs an evaluation split: set val_size "
+           "(e.g. val_size=0.1)")
+    ev = float(t.extra.get('eval_steps') or t.logging_steps)
+    good = ev * max(1, round(float(t.save_steps) / ev))
+    _check(float(t.save_steps) % ev == 0, f"early_stopping_steps reloads the best checkpoint, so save_steps="
+           f"{t.save_steps} must be a multiple of eval_steps={ev:g} (e.g. save_steps={good:g})")
+
 def validate(cfg: RunConfig) -> RunConfig:
     "Raise `ConfigError` with the reason when `cfg` cannot run."
     mo, m, d, t = cfg.model, cfg.method, cfg.data, cfg.train
+    check_ranges(cfg)
     _check(m.stage in STAGES, f"stage={m.stage!r} is not a stage; use one of {', '.join(STAGES)}{did_you_mean(m.stage, STAGES)}")
     _check(m.pref_loss in PREF_LOSSES, f"pref_loss={m.pref_loss!r}: use one of {', '.join(PREF_LOSSES)}")
     _check(m.reward_model_type in ('lora', 'full'), f"reward_model_type={m.reward_model_type!r}: use lora or full")
@@ -327,11 +409,9 @@ def validate(cfg: RunConfig) -> RunConfig:
     _check(mo.precision in PRECISIONS, f"precision={mo.precision!r}: use one of {', '.join(PRECISIONS)}")
     _check(mo.flash_attn in ATTENTION, f"flash_attn={mo.flash_attn!r}: use one of {', '.join(ATTENTION)}")
     _check(mo.rope_scaling in (None, *ROPE), f"rope_scaling={mo.rope_scaling!r}: use one of {', '.join(ROPE)}")
-    _check(0 <= d.val_size < 1, f"val_size={d.val_size}: must be in [0, 1)")
     _check(d.mix_strategy in MIX, f"mix_strategy={d.mix_strategy!r}: use one of {', '.join(MIX)}")
     _check(not d.interleave_probs or len(d.interleave_probs) == len(d.dataset or []),
            f"interleave_probs has {len(d.interleave_probs or [])} values for {len(d.dataset or [])} datasets")
-    _check(d.cutoff_len > 0, f"cutoff_len={d.cutoff_len}: must be positive")
     _check(not mo.shift_attn or d.cutoff_len >= 8, f"shift_attn splits cutoff_len={d.cutoff_len} into groups of a quarter of it: use cutoff_len >= 8")
     _check(not (t.bf16 and t.fp16), "bf16 and fp16 are both set: choose one (or neither and let precision=auto pick)")
     _check(t.max_steps > 0 or t.num_train_epochs > 0, "set num_train_epochs > 0 or max_steps > 0")
@@ -344,14 +424,34 @@ def validate(cfg: RunConfig) -> RunConfig:
            f"deepspeed={ds!r}: no such file; use a DeepSpeed JSON config such as examples/deepspeed/ds_z2.json or ds_z3.json")
     _check(not t.predict_with_generate or (m.stage == 'sft' and d.eval_dataset), "predict_with_generate needs stage=sft and "
            "eval_dataset (the dataset whose prompts are answered after training, e.g. eval_dataset=identity_heldout)")
+    if t.lr_scheduler_type != 'linear': # the only import of transformers here, for a value that is not the default
+        from transformers.trainer_utils import SchedulerType
+        kinds = [s.value for s in SchedulerType]
+        _check(t.lr_scheduler_type in kinds, f"lr_scheduler_type={t.lr_scheduler_type!r}: use one of {', '.join(kinds)}"
+               f"{did_you_mean(t.lr_scheduler_type, kinds)}")
+    _check_schedule(cfg)
+    warn_unused(cfg)
     return cfg
 
 # %% ../nbs/00_config.ipynb #f53adfaa
+def decode_utf8(data: bytes, where, offset=0) -> str:
+    "`data` as UTF-8 text, a leading BOM dropped; the error names `where` and the byte offset (`offset` + position)."
+    if offset == 0 and data.startswith(codecs.BOM_UTF8): data, offset = data[3:], 3
+    try: return data.decode('utf-8')
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{where}: not UTF-8 text: byte {data[e.start]:#04x} at offset {offset + e.start} "
+                          f"({e.reason}); llmft reads text as UTF-8 (a BOM is fine): convert it, "
+                          "e.g. iconv -f cp1252 -t utf-8 OLD > NEW") from None
+
+def read_utf8(path) -> str:
+    "The text of the file at `path`, read as UTF-8 (a BOM is accepted); see `decode_utf8`."
+    return decode_utf8(Path(path).read_bytes(), path)
+
 def read_yaml(path) -> dict:
     "Parse YAML at `path`; errors name the file, line and column."
     path = Path(path)
     if not path.exists(): raise ConfigError(f"config file not found: {path}")
-    try: d = yaml.safe_load(path.read_text(encoding='utf-8'))
+    try: d = yaml.safe_load(read_utf8(path))
     except yaml.YAMLError as e:
         mark = getattr(e, 'problem_mark', None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)

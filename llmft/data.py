@@ -11,13 +11,13 @@ import csv, difflib, io, json, random, re
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from .config import ConfigError, DataArgs, read_yaml
+from .config import ConfigError, DataArgs, decode_utf8, read_utf8, read_yaml
 
 # %% auto #0
-__all__ = ['BUNDLED', 'FORMATS', 'DATA_EXTS', 'DEFAULT_COLUMNS', 'DEFAULT_TAGS', 'DatasetSpec', 'find_dataset_dir', 'load_specs',
-           'read_text_rows', 'read_rows', 'iter_rows', 'spec_rows', 'fill', 'BadRow', 'align_alpaca',
-           'align_conversation', 'aligner', 'LoadReport', 'align_rows', 'load_dataset_records', 'record_features',
-           'interleave', 'load_records', 'stream_records', 'split_rows']
+__all__ = ['BUNDLED', 'FORMATS', 'DATA_EXTS', 'DEFAULT_COLUMNS', 'DEFAULT_TAGS', 'KTO_LABELS', 'DatasetSpec', 'find_dataset_dir',
+           'load_specs', 'read_text_rows', 'read_rows', 'text_lines', 'iter_rows', 'spec_rows', 'fill', 'BadRow',
+           'kto_label', 'align_alpaca', 'align_conversation', 'aligner', 'LoadReport', 'align_rows',
+           'load_dataset_records', 'record_features', 'interleave', 'load_records', 'stream_records', 'split_rows']
 
 # %% ../nbs/03_data.ipynb #cd16be6d
 BUNDLED = Path(__file__).resolve().parent.parent/'data_specs' if '__file__' in globals() else Path('../data_specs').resolve()
@@ -69,7 +69,7 @@ def load_specs(dataset_dir='data_specs') -> dict:
     specs = {}
     for f in sorted([*root.glob('*.yaml'), *root.glob('*.yml'), *root.glob('dataset_info.json')]):
         if f.suffix == '.json':
-            try: d = json.loads(f.read_text(encoding='utf-8'))
+            try: d = json.loads(read_utf8(f))
             except json.JSONDecodeError as e: raise ConfigError(f"{f}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from None
         else: d = read_yaml(f)
         for name, s in d.items(): specs[name] = _spec(name, s or {}, f)
@@ -105,15 +105,23 @@ def read_rows(path) -> list:
     if '://' in p:
         import fsspec
         if p.endswith('.parquet'): return _parquet(fsspec.open(p, 'rb').open())
-        with fsspec.open(p, 'r', encoding='utf-8') as f: return read_text_rows(f.read(), Path(p).suffix, p)
+        with fsspec.open(p, 'rb') as f: return read_text_rows(decode_utf8(f.read(), p), Path(p).suffix, p)
     path = Path(p)
     if path.is_dir(): return [r for f in sorted(path.iterdir()) if f.suffix in DATA_EXTS for r in read_rows(f)]
     if path.suffix == '.parquet': return _parquet(path)
-    return read_text_rows(path.read_text(encoding='utf-8'), path.suffix, str(path))
+    return read_text_rows(read_utf8(path), path.suffix, str(path))
 
 def _parquet(f):
     import pyarrow.parquet as pq
     return pq.read_table(f).to_pylist()
+
+def text_lines(path):
+    "The lines of a local text file, decoded as UTF-8 one at a time (errors name the byte offset)."
+    offset = 0
+    with open(path, 'rb') as f:
+        for raw in f:
+            yield decode_utf8(raw, path, offset)
+            offset += len(raw)
 
 def iter_rows(path):
     "Rows of a local file or folder one at a time (JSON lines, csv and txt are read lazily)."
@@ -122,13 +130,13 @@ def iter_rows(path):
         for f in sorted(path.iterdir()):
             if f.suffix in DATA_EXTS: yield from iter_rows(f)
     elif path.suffix in ('.jsonl', '.txt', '.csv'):
-        with open(path, encoding='utf-8') as f:
-            if path.suffix == '.csv': yield from csv.DictReader(f); return
-            for i, line in enumerate(f, 1):
-                if not line.strip(): continue
-                if path.suffix == '.txt': yield dict(text=line.rstrip('\n')); continue
-                try: yield json.loads(line)
-                except json.JSONDecodeError as e: raise ConfigError(f"{path}:{i}: invalid JSON line: {e.msg}") from None
+        lines = text_lines(path)
+        if path.suffix == '.csv': yield from csv.DictReader(lines); return
+        for i, line in enumerate(lines, 1):
+            if not line.strip(): continue
+            if path.suffix == '.txt': yield dict(text=line.rstrip('\r\n')); continue
+            try: yield json.loads(line)
+            except json.JSONDecodeError as e: raise ConfigError(f"{path}:{i}: invalid JSON line: {e.msg}") from None
     else: yield from read_rows(path)
 
 # %% ../nbs/03_data.ipynb #bc36c55f
@@ -178,12 +186,22 @@ def _record(messages, system=None, tools=None, chosen=None, rejected=None, kto_l
     if tools is not None and not isinstance(tools, str): tools = json.dumps(tools, ensure_ascii=False)
     return dict(messages=messages, system=system or None, tools=tools or None, chosen=chosen, rejected=rejected, kto_label=kto_label, text=text)
 
-def _kto(row, c):
-    v = row.get(c['kto_tag'])
-    return None if v is None else v if isinstance(v, bool) else str(v).lower() in ('true', '1', 'yes')
+KTO_LABELS = {'true': True, 'false': False, '1': True, '0': False, 'yes': True, 'no': False}
 
-def align_alpaca(row, c, ranking=False):
-    "An alpaca row as a record."
+def kto_label(v, where='') -> bool:
+    "A KTO tag as desirable (True) or not: a bool, 1/0, or true/false/yes/no in any case; anything else is an error."
+    if isinstance(v, bool): return v
+    if isinstance(v, (int, float)) and v in (0, 1): return bool(v)
+    if isinstance(v, str) and v.strip().lower() in KTO_LABELS: return KTO_LABELS[v.strip().lower()]
+    raise ConfigError(f"{where}={v!r} is not a KTO label: use true or false (also 1/0, yes/no)")
+
+def _kto(row, c, where):
+    return kto_label(row[c['kto_tag']], f"{where}: {c['kto_tag']}") if c['kto_tag'] in row else None
+
+def _blank(*texts) -> bool: return not any(str(t or '').strip() for t in texts)
+
+def align_alpaca(row, c, ranking=False, where=''):
+    "An alpaca row as a record (`where`, the file and row, names it in errors)."
     prompt = '\n'.join(s for s in (row[c['prompt']], row.get(c['query']) or '') if s)
     msgs = []
     for q, a in row.get(c['history']) or []: msgs += [dict(role='user', content=q), dict(role='assistant', content=a)]
@@ -191,8 +209,9 @@ def align_alpaca(row, c, ranking=False):
     if ranking:
         ans = lambda v: dict(role='assistant', content=v if isinstance(v, str) else v[0])
         return _record(msgs, row.get(c['system']), row.get(c['tools']), ans(row[c['chosen']]), ans(row[c['rejected']]))
+    if not msgs[:-1] and _blank(prompt, row[c['response']]): raise BadRow("prompt and answer are both empty")
     msgs.append(dict(role='assistant', content=row[c['response']]))
-    return _record(msgs, row.get(c['system']), row.get(c['tools']), kto_label=_kto(row, c))
+    return _record(msgs, row.get(c['system']), row.get(c['tools']), kto_label=_kto(row, c, where))
 
 # %% ../nbs/03_data.ipynb #00548d32
 def _turn(m, t, roles):
@@ -204,8 +223,8 @@ def _turn(m, t, roles):
     if not isinstance(content, str): content = '' if content is None else json.dumps(content, ensure_ascii=False)
     return dict(role=role, content=content)
 
-def align_conversation(row, c, t, ranking=False):
-    "A sharegpt or OpenAI-messages row as a record."
+def align_conversation(row, c, t, ranking=False, where=''):
+    "A sharegpt or OpenAI-messages row as a record (`where`, the file and row, names it in errors)."
     roles = {t['user_tag']: 'user', t['assistant_tag']: 'assistant', t['observation_tag']: 'tool', t['function_tag']: 'tool_call',
              t['system_tag']: 'system'}
     turns = [_turn(m, t, roles) for m in row[c['messages']]]
@@ -220,7 +239,8 @@ def align_conversation(row, c, t, ranking=False):
         ans = lambda v: _turn(v, t, roles) if isinstance(v, dict) else dict(role='assistant', content=str(v))
         return _record(turns, system, row.get(c['tools']), ans(row[c['chosen']]), ans(row[c['rejected']]))
     if len(turns) < 2 or len(turns) % 2: raise BadRow(f"the conversation has {len(turns)} turns; it needs user/assistant pairs ending with an answer")
-    return _record(turns, system, row.get(c['tools']), kto_label=_kto(row, c))
+    if _blank(*(m['content'] for m in turns)): raise BadRow("prompt and answer are both empty")
+    return _record(turns, system, row.get(c['tools']), kto_label=_kto(row, c, where))
 
 # %% ../nbs/03_data.ipynb #b9605b5b
 def _needed(s: DatasetSpec, c):
@@ -236,8 +256,11 @@ def aligner(s: DatasetSpec):
         missing = [k for k in _needed(s, c) if k not in row]
         if missing: raise ConfigError(f"{where}: dataset {s.name!r} ({s.formatting}) expects column {missing[0]!r}; "
                                       f"the row has {sorted(row)}; map columns with `columns:` in its spec ({s.source})")
-        if s.formatting == 'text': return _record([], text=str(row[c['prompt']]))
-        return align_conversation(row, c, t, s.ranking) if s.formatting != 'alpaca' else align_alpaca(row, c, s.ranking)
+        if s.formatting == 'text':
+            if _blank(row[c['prompt']]): raise BadRow("empty text")
+            return _record([], text=str(row[c['prompt']]))
+        if s.formatting == 'alpaca': return align_alpaca(row, c, s.ranking, where)
+        return align_conversation(row, c, t, s.ranking, where)
     return align
 
 # %% ../nbs/03_data.ipynb #ed14ca89
@@ -296,8 +319,9 @@ def interleave(parts, probs=None, seed=42, until='first'):
                              stopping_strategy='first_exhausted' if until == 'first' else 'all_exhausted')
     return iter(ds) if lazy else ds.to_list()
 
-def load_records(data: DataArgs, names=None, seed=42, verbose=True) -> list:
+def load_records(data: DataArgs, names=None, seed=42, verbose=True, reports=None) -> list:
     "Aligned records of the datasets in `data.dataset` (or `names`), merged by `mix_strategy`."
+    # `reports`, a list, receives the `LoadReport` of each dataset
     specs, parts = load_specs(data.dataset_dir), []
     for name in names or data.dataset:
         if name not in specs:
@@ -306,6 +330,7 @@ def load_records(data: DataArgs, names=None, seed=42, verbose=True) -> list:
             raise ConfigError(f"dataset {name!r} is not described in {find_dataset_dir(data.dataset_dir)}:{hint} known: {', '.join(specs)}")
         recs, rep = load_dataset_records(specs[name], data)
         if verbose and rep.skipped: print(f"data: {rep}")
+        if reports is not None: reports.append(rep)
         parts.append(recs)
     if len(parts) == 1 or data.mix_strategy == 'concat': out = [r for p in parts for r in p]
     else: out = list(interleave(parts, data.interleave_probs, seed, 'first' if data.mix_strategy == 'interleave_under' else 'all'))

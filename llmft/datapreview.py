@@ -9,9 +9,8 @@ Docs: https://llmft.github.io/llmft/datapreview.html.md"""
 from __future__ import annotations
 import html
 from .config import RunConfig, load_config
-from .data import load_records
 from .model import choose_template, load_tokenizer, tokenizer_for
-from .processors import process, show_tokens, ProcessReport
+from .processors import load_and_process, show_tokens, ProcessReport
 from .registry import resolve_model
 from .templates import check_template
 
@@ -74,7 +73,7 @@ def preview(config=None, n=3, **overrides) -> Preview:
     tok = tokenizer_for(cfg)
     from transformers import AutoConfig
     tpl = choose_template(cfg, r, AutoConfig.from_pretrained(r.path, trust_remote_code=cfg.model.trust_remote_code).model_type)
-    ds, rep = process(load_records(cfg.data, verbose=False), tok, tpl, cfg.data, cfg.method.stage)
+    ds, rep = load_and_process(cfg, tok, tpl) # the path and the counts of training
     return Preview.of(ds, tok, rep, cfg.data.cutoff_len, n)
 
 # %% ../nbs/06b_datapreview.ipynb #168a2148

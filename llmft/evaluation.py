@@ -7,10 +7,11 @@ Docs: https://llmft.github.io/llmft/evaluation.html.md"""
 
 # %% ../nbs/07c_evaluation.ipynb #d642c3be
 from __future__ import annotations
-import csv, functools, html, json, math, time
+import csv, functools, html, io, json, math, re, time
+from collections import Counter
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
-from .config import ConfigError, DataArgs
+from .config import ConfigError, DataArgs, read_utf8
 from .data import find_dataset_dir, load_records
 from .infer import ChatModel
 
@@ -31,7 +32,7 @@ def _layout(first: list) -> str:
 
 def read_mc_csv(path) -> tuple:
     "(layout, questions) of one subject file; a question is a dict of question, A-D and answer ('' where hidden)."
-    with open(path, encoding='utf-8-sig', newline='') as f: rows = [r for r in csv.reader(f) if r]
+    rows = [r for r in csv.reader(io.StringIO(read_utf8(path), newline='')) if r]
     if not rows: return 'mmlu', []
     lay = _layout(rows[0])
     o, body = (0, rows) if lay == 'mmlu' else (1, rows[1:])
@@ -68,7 +69,7 @@ def read_mapping(folder, lang='en') -> dict:
     "subject -> {name, category} from `mapping.json` or C-Eval's `subject_mapping.json`; {} without either."
     for fn in ('mapping.json', 'subject_mapping.json'):
         if not (Path(folder)/fn).exists(): continue
-        d = json.loads((Path(folder)/fn).read_text(encoding='utf-8'))
+        d = json.loads(read_utf8(Path(folder)/fn))
         return {s: dict(name=v['name'], category=v['category']) if isinstance(v, dict) else
                    dict(name=v[1 if lang == 'zh' and len(v) > 2 else 0], category=v[-1]) for s, v in d.items()}
     return {}
@@ -92,6 +93,12 @@ def load_task(task='mmlu_demo', task_dir='data_specs', split='test', lang='en') 
     folder, split = find_task(task, task_dir, split)
     files, mapping = _subject_files(folder, split), read_mapping(folder, lang)
     if not files: raise ConfigError(f"{folder/split} has no CSV files")
+    missing = [s for s in mapping if s not in files]
+    if missing:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ''
+        raise ConfigError(f"{folder/split/missing[0]}_{split}.csv not found: the mapping of {folder} lists subject "
+                          f"{missing[0]!r}{more} without a {split} file; add the file or remove the subject from "
+                          "the mapping")
     order = [s for s in mapping if s in files] + [s for s in files if s not in mapping]
     other = lambda s: dict(name=s.replace('_', ' '), category='Other')
     return MCTask(folder, split, read_mc_csv(files[order[0]])[0], {s: mapping.get(s) or other(s) for s in order})

@@ -18,18 +18,17 @@ from .runs import CONFIG
 from .templates import AutoTemplate, to_jinja
 
 # %% auto #0
-__all__ = ['PROMPTS', 'FORMATS', 'parse_size', 'export_config', 'stop_ids', 'chat_template', 'ExportReport', 'ParityError',
+__all__ = ['PROMPTS', 'FORMATS', 'check_shard_size', 'export_config', 'stop_ids', 'chat_template', 'ExportReport', 'ParityError',
            'export']
 
 # %% ../nbs/07d_exporter.ipynb #9841fdb2
-_UNITS = dict(b=1, kb=10**3, mb=10**6, gb=10**9, tb=10**12, kib=2**10, mib=2**20, gib=2**30, tib=2**40)
-
-def parse_size(size) -> int:
-    "Bytes in a size such as `'500MB'`, `'2GB'`, `'1.5GiB'` or `1000000`."
-    if isinstance(size, int): return size
-    m = re.fullmatch(r'\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?\s*', str(size), re.I)
-    if not m: raise ConfigError(f"shard size {size!r}: write a number and a unit, e.g. 500MB or 2GB")
-    return int(float(m[1]) * _UNITS[(m[2] or 'b').lower()])
+def check_shard_size(size):
+    "`size` as `save_pretrained(max_shard_size=...)` takes it (`'500MB'`, `'2GB'`, bytes), or a `ConfigError`."
+    from huggingface_hub import split_torch_state_dict_into_shards
+    size = int(size) if str(size).strip().isdigit() else size
+    try: split_torch_state_dict_into_shards({}, max_shard_size=size) # the parser of save_pretrained itself
+    except ValueError as e: raise ConfigError(f"shard_size={size!r}: {e}; e.g. 500MB or 2GB") from None
+    return size
 
 # %% ../nbs/07d_exporter.ipynb #dd799ebb
 def export_config(run_or_config) -> RunConfig:
@@ -123,14 +122,30 @@ def _round(model, dtype: str, matrices_only=False):
     return _to(_to(model, dtype, matrices_only), 'fp32')
 
 # %% ../nbs/07d_exporter.ipynb #3a2d5293
-def _clear(out: Path, patterns=('model*.safetensors', 'model.safetensors.index.json', '*.gguf')):
-    for pat in patterns:
-        for f in out.glob(pat): f.unlink()
+def _refuse_full(out: Path, overwrite=False):
+    "Refuse an `out` that holds anything, unless `overwrite`."
+    if overwrite or not out.exists() or (out.is_dir() and not any(out.iterdir())): return
+    raise ConfigError(f"{out} is not empty: export into a new folder, or overwrite it (--overwrite, "
+                      "export(..., overwrite=True)); it is then replaced as a whole")
+
+def _staging(out: Path) -> Path:
+    "A fresh sibling folder of `out` to write the export into."
+    tmp = out.parent/f'.{out.name}.export-{os.getpid()}'
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    return tmp
+
+def _swap_in(tmp: Path, out: Path):
+    "Rename the finished `tmp` to `out`: `out` is the old folder or the new one at every moment, never a mix."
+    old = tmp.with_name(tmp.name + '.old')
+    if out.exists(): out.rename(old)
+    tmp.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
 
 def _save_hf(model, tok, template, out: Path, shard_size, dtype):
     model.generation_config.eos_token_id = stop_ids(tok, template)
     model.generation_config.pad_token_id = tok.pad_token_id
-    _to(model, dtype).save_pretrained(out, max_shard_size=parse_size(shard_size))
+    _to(model, dtype).save_pretrained(out, max_shard_size=shard_size)
     _to(model, 'fp32')
     tok.chat_template = chat_template(template, tok)
     tok.save_pretrained(out)
@@ -218,16 +233,21 @@ def _tokenizer_same(tok, template, ids) -> bool:
     return (_prompt_ids(tok, template) == ids and
             all(tok.apply_chat_template(m, tokenize=False, add_generation_prompt=True) == template.render(m) for m in msgs))
 
-def export(run_or_config, out_dir, format='safetensors', shard_size='2GB', dtype=None, tol=1e-4) -> ExportReport:
+def export(run_or_config, out_dir, format='safetensors', shard_size='2GB', dtype=None,
+           tol=1e-4, # largest logit difference allowed, relative to the largest absolute logit (at least 1)
+           overwrite=False, # replace a non-empty `out_dir` (as a whole, by renames)
+          ) -> ExportReport:
     "Merge a run's adapter into its base and write it to `out_dir` as safetensors shards or GGUF; check parity."
     from peft import PeftModel
     if format not in FORMATS:
         hint = difflib.get_close_matches(str(format), FORMATS, n=1)
         raise ConfigError(f"format={format!r}: use safetensors or gguf" + (f" (did you mean {hint[0]!r}?)" if hint else ''))
-    parse_size(shard_size)
+    shard_size, out = check_shard_size(shard_size), Path(out_dir)
+    _refuse_full(out, overwrite)
     cfg = export_config(run_or_config)
     base = resolve_model(cfg.model.model_name_or_path).path
-    dtype, out = _dtype(dtype, base), Path(out_dir)
+    dtype = _dtype(dtype, base)
+    if dtype == 'q8_0' and format != 'gguf': raise ConfigError("dtype=q8_0 is a GGUF quantization: use format='gguf'")
     src = Path(cfg.model.adapter_name_or_path or base)
     ld = load_model(cfg, trainable=False)
     tok, template, model = ld.tokenizer, ld.template, ld.model
@@ -235,9 +255,20 @@ def export(run_or_config, out_dir, format='safetensors', shard_size='2GB', dtype
     ref = _logits(model, ids)
     if isinstance(model, PeftModel): model = model.merge_and_unload()
     merged = _logits(model, ids)
-    out.mkdir(parents=True, exist_ok=True); _clear(out)
-    rep = ExportReport(out, format, dtype, merge_diff=_diff(merged, ref), tol=tol, scale=max(1., ref.abs().max().item()))
-    if dtype == 'q8_0' and format != 'gguf': raise ConfigError("dtype=q8_0 is a GGUF quantization: use format='gguf'")
+    tmp = _staging(out)
+    try: rep = _write_and_check(model, tok, template, ids, ref, merged, tmp, format, dtype, shard_size, src)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _swap_in(tmp, out)
+    rep.out_dir, rep.files, rep.tol = out, [out/f.name for f in rep.files], tol
+    print(rep)
+    if not rep.ok: raise ParityError(rep)
+    return rep
+
+def _write_and_check(model, tok, template, ids, ref, merged, out, format, dtype, shard_size, src) -> ExportReport:
+    "Write the merged `model` into `out` and compare what reloads from there with `merged` (and `ref`)."
+    rep = ExportReport(out, format, dtype, merge_diff=_diff(merged, ref), scale=max(1., ref.abs().max().item()))
     if format == 'gguf':
         name = src.name if src.name not in ('', '.') else 'model'
         rep.files = [_write_gguf(model, tok, template, out/f'{name}-{_QTYPES[dtype]}.gguf', dtype, name)]
@@ -250,6 +281,4 @@ def export(run_or_config, out_dir, format='safetensors', shard_size='2GB', dtype
     rep.reload_diff = _diff(_logits(back.to(model.device), ids), merged if dtype == 'fp32' else _logits(model, ids))
     rep.tokenizer_ok = _tokenizer_same(btok, template, ids)
     if (src/'value_head.safetensors').exists(): rep.files.append(Path(shutil.copy2(src/'value_head.safetensors', out)))
-    print(rep)
-    if not rep.ok: raise ParityError(rep)
     return rep

@@ -44,10 +44,7 @@ def grpo_args(cfg: RunConfig, args):
     from transformers import TrainingArguments
     from trl import GRPOConfig
     m, g = cfg.method, cfg.generate
-    n = m.num_generations
-    per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps
-    if per_step % n: raise ConfigError(f"num_generations={n}: per_device_train_batch_size x gradient_accumulation_steps ({per_step}) "
-                                       f"must be a multiple of it (answers per prompt)")
+    n = m.num_generations # `validate` has checked that it divides the batch
     kw = {f.name: getattr(args, f.name) for f in fields(TrainingArguments) if f.init}
     kw['include_num_input_tokens_seen'] = 'no' # TRL counts its own `num_tokens`; batches here are prompts, not ids
     return GRPOConfig(**kw, num_generations=n, max_completion_length=g.max_new_tokens, temperature=g.temperature, top_p=g.top_p,

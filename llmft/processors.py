@@ -7,18 +7,19 @@ Docs: https://llmft.github.io/llmft/processors.html.md"""
 
 # %% ../nbs/03b_processors.ipynb #1238a3d3
 from __future__ import annotations
-import hashlib, html, json, os, shutil
+import dataclasses, hashlib, html, json, os, shutil
 import torch
 from collections import Counter
 from dataclasses import dataclass, field
-from .config import ConfigError, DataArgs
+from .config import ConfigError, DataArgs, RunConfig
+from .data import load_records
 from .templates import Template, encode_pairs, IGNORE
 
 # %% auto #0
 __all__ = ['ENCODERS', 'STAGE_PROCESSOR', 'ROWS_VERSION', 'truncate_pairs', 'encode_sft', 'last_answer', 'masked_row',
            'encode_pairwise', 'encode_unsupervised', 'encode_feedback', 'check_tools', 'ProcessReport', 'pt_blocks',
-           'pt_documents', 'fingerprint', 'process', 'add_kl', 'StreamDataset', 'process_stream', 'SFTCollator',
-           'PairwiseCollator', 'TokenView', 'show_tokens']
+           'pt_documents', 'fingerprint', 'process', 'add_kl', 'load_and_process', 'StreamDataset', 'process_stream',
+           'SFTCollator', 'PairwiseCollator', 'TokenView', 'show_tokens']
 
 # %% ../nbs/03b_processors.ipynb #5e1f8b86
 def truncate_pairs(pairs, cutoff):
@@ -114,9 +115,12 @@ class ProcessReport:
     kept: int = 0
     truncated: int = 0
     skipped: dict = field(default_factory=dict)
+    first_bad: str = '' # the first row skipped while reading, with its file and row number
     def __str__(self):
         why = ', '.join(f"{n} {r}" for r, n in self.skipped.items())
-        return f"{self.processor}: {self.kept} rows kept, {self.truncated} truncated, {sum(self.skipped.values())} skipped" + (f" ({why})" if why else "")
+        n = sum(self.skipped.values())
+        return (f"{self.processor}: {self.kept} rows kept, {self.truncated} truncated, {n} skipped"
+                + (f" ({why})" if why else "") + (f"; first: {self.first_bad}" if self.first_bad else ""))
 
 def _batch(encoder, tok, tpl, d):
     def fn(batch):
@@ -209,6 +213,17 @@ def add_kl(ds, cutoff):
         return dict(kl_input_ids=ids, kl_labels=labels)
     return Dataset.from_list([dict({k: v for k, v in r.items() if k not in ('_prompt', '_answer')}, **kl(i))
                               for i, r in enumerate(rows)])
+
+# %% ../nbs/03b_processors.ipynb #e29e5af7
+def load_and_process(cfg: RunConfig, tok, tpl: Template) -> tuple:
+    "(dataset, ProcessReport) of `cfg`'s data for its stage; the report counts rows skipped while reading too."
+    loads = []
+    recs = load_records(cfg.data, seed=cfg.train.seed, verbose=False, reports=loads)
+    ds, rep = process(recs, tok, tpl, cfg.data, cfg.method.stage)
+    skipped = Counter()
+    for r in [*loads, rep]: skipped.update(r.skipped)
+    first = next((r.first_bad for r in loads if r.first_bad), '')
+    return ds, dataclasses.replace(rep, skipped=dict(skipped), first_bad=first)
 
 # %% ../nbs/03b_processors.ipynb #a2d00da3
 class StreamDataset(torch.utils.data.IterableDataset):

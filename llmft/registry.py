@@ -152,10 +152,17 @@ def resolve_model(name: str) -> Resolved:
     if p.suffix == '.gguf':
         if not p.is_file(): raise ConfigError(f"GGUF file not found: {p}")
         return Resolved(str(gguf_to_hf(p)))
-    if p.is_dir(): return Resolved(str(p))
+    if p.is_dir():
+        if (p/'config.json').exists(): return Resolved(str(p))
+        raise ConfigError(f"{p} is neither a run folder (no config.yaml) nor a model folder (no config.json): "
+                          "give the folder a run was trained into, a saved or exported model, or a model alias "
+                          "(llmft-tiny, ...)")
     entry = find_entry(name)
     if entry is None:
-        if name.count('/') == 1 and not name.startswith(('.', '/')): return Resolved(name)
+        if name.count('/') == 1 and not name.startswith(('.', '/')):
+            if _hub_cached(name) or hub_available(): return Resolved(name)
+            raise ConfigError(f"{name!r} is not a folder here, and as a hub id it needs the Hugging Face hub, which is "
+                              "not reachable: check the path, or download the model and give its folder")
         raise _unknown_model(name)
     if entry.build: return Resolved(str(BUILDERS[entry.build]()), entry.template, entry.alias)
     if entry.hub_id and (_hub_cached(entry.hub_id) or hub_available()): return Resolved(entry.hub_id, entry.template, entry.alias)

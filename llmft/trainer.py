@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib, importlib.util, os, sys, time
 from pathlib import Path
 from .config import ConfigError, RunConfig, load_config, import_function
-from .data import load_records, stream_records
-from .processors import process, process_stream, SFTCollator, PairwiseCollator
+from .data import stream_records
+from .processors import load_and_process, process_stream, SFTCollator, PairwiseCollator
 from .packing import pack_rows, PackedCollator
 from .model import load_model
 from .memory import estimate_line
@@ -25,10 +25,8 @@ __all__ = ['PISSA_INIT', 'STAGE_MODULES', 'training_arguments', 'loraplus_groups
 
 # %% ../nbs/06_trainer.ipynb #86c6a8e9
 def _early_stopping(t, has_eval) -> dict:
-    if not t.early_stopping_steps: return {}
-    if not has_eval: raise ConfigError(f"early_stopping_steps={t.early_stopping_steps} needs an evaluation split: set val_size (e.g. val_size=0.1)")
-    ev = float(t.extra.get('eval_steps') or t.logging_steps)
-    if float(t.save_steps) % ev: raise ConfigError(f"early_stopping_steps reloads the best checkpoint, so save_steps={t.save_steps} must be a multiple of eval_steps={ev:g}")
+    "Best-checkpoint settings of early stopping; `validate` has checked its val_size and save/eval steps."
+    if not (t.early_stopping_steps and has_eval): return {}
     return dict(metric_for_best_model='eval_loss', greater_is_better=False, load_best_model_at_end=True)
 
 def training_arguments(cfg: RunConfig, out, precision, device, has_eval=False, method_args=None):
@@ -115,7 +113,7 @@ def load_data(cfg: RunConfig, ld):
     if cfg.data.streaming:
         ds, rep = process_stream(lambda: stream_records(cfg.data, cfg.train.seed), ld.tokenizer, ld.template, cfg.data,
                                  stage, cfg.data.buffer_size, cfg.train.seed)
-    else: ds, rep = process(load_records(cfg.data, seed=cfg.train.seed), ld.tokenizer, ld.template, cfg.data, stage)
+    else: ds, rep = load_and_process(cfg, ld.tokenizer, ld.template)
     train_ds, eval_ds = (ds, None) if not cfg.data.val_size else ds.train_test_split(test_size=cfg.data.val_size, seed=cfg.train.seed).values()
     if cfg.data.packing or cfg.data.neat_packing:
         train_ds, eff = _packed(train_ds, cfg)
