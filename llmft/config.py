@@ -12,14 +12,22 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['GROUPS', 'SHORTCUTS', 'STAGES', 'PREF_LOSSES', 'METHODS', 'PRECISIONS', 'MIX', 'ATTENTION', 'ROPE', 'LORA_ONLY',
-           'GALORE_PROJ', 'ConfigError', 'ModelArgs', 'DataArgs', 'MethodArgs', 'TrainArgs', 'GenerateArgs',
-           'key_groups', 'coerce', 'scalar', 'import_function', 'RunConfig', 'did_you_mean', 'validate', 'read_yaml',
-           'load_config', 'to_dict', 'save_config']
+__all__ = ['GROUPS', 'SHORTCUTS', 'LF_VALUES', 'LF_KEYS', 'STAGES', 'PREF_LOSSES', 'METHODS', 'PRECISIONS', 'MIX', 'ATTENTION',
+           'ROPE', 'LORA_ONLY', 'GALORE_PROJ', 'ConfigError', 'bundled', 'ModelArgs', 'DataArgs', 'MethodArgs',
+           'TrainArgs', 'GenerateArgs', 'key_groups', 'coerce', 'scalar', 'import_function', 'RunConfig',
+           'did_you_mean', 'validate', 'read_yaml', 'load_config', 'to_dict', 'save_config']
 
 # %% ../nbs/00_config.ipynb #a0d71895
 class ConfigError(ValueError):
     "A config the user wrote cannot be run; the message says what to change."
+
+# %% ../nbs/00_config.ipynb #42eb48e2
+def bundled(name) -> Path:
+    "The folder `name` (`data_specs` or `examples`) shipped with llmft, installed or in a checkout."
+    here = Path(__file__).resolve().parent if '__file__' in globals() else Path('../llmft').resolve()
+    for p in (here/name, here.parent/name):
+        if p.is_dir(): return p
+    raise ConfigError(f"llmft's bundled {name}/ is missing from {here}: reinstall llmft (pip install --force-reinstall ...)")
 
 # %% ../nbs/00_config.ipynb #7d67561d
 @dataclass
@@ -210,6 +218,27 @@ def import_function(spec, key):
     if not callable(f): raise ConfigError(f"{key}: {spec!r} is not callable")
     return f
 
+# %% ../nbs/00_config.ipynb #ebdbfb15
+LF_VALUES = dict(quantization_method=dict(bnb='bitsandbytes'), infer_backend=dict(huggingface='hf'))
+
+def _only(key, value, why):
+    "A LLaMA-Factory key that llmft honours with `value` only."
+    def f(cfg, v):
+        if coerce(TrainArgs, 'bf16', v) != value: raise ConfigError(f"{key}={v!r}: {why}")
+    return f
+
+def _pure_bf16(cfg, v):
+    if coerce(TrainArgs, 'bf16', v): cfg.set('precision', 'bf16')
+
+def _resume(cfg, v):
+    if v not in (None, False, 'none', 'null', ''): raise ConfigError(
+        f"resume_from_checkpoint={v!r}: llmft resumes from the last checkpoint in output_dir by itself; "
+        "remove the key and point output_dir at that run folder")
+
+LF_KEYS = dict(pure_bf16=_pure_bf16, resume_from_checkpoint=_resume,
+               pissa_convert=_only('pissa_convert', True, "llmft always saves a PiSSA adapter converted to plain LoRA; "
+                                   "remove the key or set it true"))
+
 # %% ../nbs/00_config.ipynb #d2d3dc17
 def _training_args_keys():
     import transformers
@@ -239,6 +268,8 @@ class RunConfig:
             self.data.placeholders[name] = str(value)
             return self
         if group and group not in GROUPS: raise _unknown(group, list(GROUPS))
+        if not group and name in LF_KEYS: return LF_KEYS[name](self, value) or self
+        if isinstance(value, str): value = LF_VALUES.get(name, {}).get(value, value)
         g = key_groups().get(name)
         if g is None or (group and group != g):
             if group in ('', 'train') and name in _training_args_keys():
