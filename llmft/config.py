@@ -12,9 +12,9 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['GROUPS', 'SHORTCUTS', 'LF_VALUES', 'LF_KEYS', 'STAGES', 'PREF_LOSSES', 'METHODS', 'PRECISIONS', 'MIX', 'ATTENTION',
-           'ROPE', 'LORA_ONLY', 'GALORE_PROJ', 'ConfigError', 'bundled', 'ModelArgs', 'DataArgs', 'MethodArgs',
-           'TrainArgs', 'GenerateArgs', 'key_groups', 'coerce', 'scalar', 'import_function', 'RunConfig',
+__all__ = ['GROUPS', 'SHORTCUTS', 'LF_VALUES', 'LF_KEYS', 'LF_UNSUPPORTED', 'STAGES', 'PREF_LOSSES', 'METHODS', 'PRECISIONS',
+           'MIX', 'ATTENTION', 'ROPE', 'LORA_ONLY', 'GALORE_PROJ', 'ConfigError', 'bundled', 'ModelArgs', 'DataArgs',
+           'MethodArgs', 'TrainArgs', 'GenerateArgs', 'key_groups', 'coerce', 'scalar', 'import_function', 'RunConfig',
            'did_you_mean', 'validate', 'read_yaml', 'load_config', 'to_dict', 'save_config']
 
 # %% ../nbs/00_config.ipynb #a0d71895
@@ -239,12 +239,34 @@ LF_KEYS = dict(pure_bf16=_pure_bf16, resume_from_checkpoint=_resume,
                pissa_convert=_only('pissa_convert', True, "llmft always saves a PiSSA adapter converted to plain LoRA; "
                                    "remove the key or set it true"))
 
+# LLaMA-Factory (0.9.5) settings with no counterpart here: named as such instead of a misleading did-you-mean.
+LF_UNSUPPORTED = frozenset('''
+add_special_tokens add_tokens adapter_folder apollo_layerwise apollo_proj apollo_proj_type apollo_rank apollo_scale
+apollo_scale_front apollo_scale_type apollo_target apollo_update_interval asft_alpha badam_mask_mode badam_mode
+badam_start_block badam_switch_interval badam_switch_mode badam_update_ratio badam_verbose block_diag_attn
+compute_accuracy create_new_adapter disable_shuffling eaft_alpha enable_liger_kernel enable_torch_profiler
+eval_num_beams eval_on_each_dataset fp8 fp8_backend freeze_language_model freeze_multi_modal_projector
+freeze_vision_tower image_max_pixels image_min_pixels infer_dtype ld_alpha low_cpu_mem_usage mixture_of_depths
+model_max_length model_revision module_dropout moe_aux_loss_coef oft_block_size oft_rank oft_target pref_bco_weight
+print_param_status ref_model_adapters ref_model_quantization_bit reward_model_adapters reward_model_quantization_bit
+sglang_config sglang_maxlen split_special_tokens tokenized_path tool_format train_from_scratch upcast_lmhead_output
+use_adam_mini use_apollo use_asft_loss use_badam use_dft_loss use_eaft_loss use_kt use_llama_pro use_mca use_muon
+use_swanlab use_unsloth use_unsloth_gc use_v1_kernels video_fps video_max_pixels video_maxlen vllm_config
+vllm_enforce_eager vllm_gpu_util vllm_max_lora_rank'''.split())
+_ELSEWHERE = dict(export='`llmft export CONFIG`', task='`llmft eval CONFIG`', n_shot='`llmft eval CONFIG`',
+                  lang='`llmft eval CONFIG`', task_dir='`llmft eval CONFIG`', save_dir='`llmft eval CONFIG`')
+
 # %% ../nbs/00_config.ipynb #d2d3dc17
 def _training_args_keys():
     import transformers
     return {f.name for f in fields(transformers.TrainingArguments)}
 
 def _unknown(key, known):
+    name = key.rpartition('.')[2]
+    cmd = _ELSEWHERE.get(name.split('_')[0] if name.startswith('export_') else name)
+    if cmd: return ConfigError(f"{key}: read by {cmd}, not by training; remove it from this config")
+    if name in LF_UNSUPPORTED: return ConfigError(f"{key}: a LLaMA-Factory setting that llmft does not support; remove it "
+                                                  "(llmft.config.key_groups() lists ours)")
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     hint = f" did you mean {close[0]}?" if close else " see llmft.config.key_groups() for the valid keys"
     return ConfigError(f"unknown config key {key!r}:{hint}")
