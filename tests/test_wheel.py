@@ -46,3 +46,20 @@ def test_wheel_trains_and_chats_outside_the_checkout(installed, tiny_model):
     code = ("import llmft; r = llmft.train('ex/identity_lora.yaml', model='llmft-tiny', max_steps=1, cutoff_len=64, "
             "per_device_train_batch_size=2, output_dir='run2', verbose=False); print('steps', r.result['steps'])")
     assert 'steps 1' in _run([env_dir/'bin'/'python', '-c', code], work, env)
+
+def test_version_env_and_examples_commands(tmp_path, capsys, monkeypatch):
+    from llmft import __version__
+    from llmft.cli import main
+    main(['version'])
+    assert capsys.readouterr().out == f"llmft {__version__}\n"
+    main(['env'])
+    out = capsys.readouterr().out
+    for k in ('Python', 'torch', 'CUDA', 'transformers', 'peft', 'trl', 'datasets', 'accelerate', 'bitsandbytes', 'vllm', 'device'):
+        assert f"- {k}: " in out, k
+    monkeypatch.chdir(tmp_path)
+    main(['examples'])
+    assert (tmp_path/'examples'/'identity_lora.yaml').exists()
+    (tmp_path/'examples'/'identity_lora.yaml').write_text('# mine\n')
+    main(['examples'])
+    assert (tmp_path/'examples'/'identity_lora.yaml').read_text() == '# mine\n'  # a file already there is kept
+    assert capsys.readouterr().out.splitlines()[-1].startswith('0 files copied to examples/')
