@@ -77,8 +77,10 @@ def _preview(a):
 
 def _serve(a):
     from llmft.server import serve
-    if a.config and '=' in a.config and not Path(a.config).exists(): a.overrides, a.config = [a.config, *a.overrides], None
-    if not (a.model or a.config): raise ConfigError(f"{a.cmd} needs a model: a config (LLaMA-Factory's inference YAML), run folder or model")
+    if a.config and '=' in a.config and not Path(a.config).exists(): # `serve --model M key=value`
+        a.overrides, a.config = [a.config, *a.overrides], None
+    if not (a.model or a.config):
+        raise ConfigError(f"{a.cmd} needs a model: a config (LLaMA-Factory's inference YAML), run folder or model")
     model, kw = _target(a.model or a.config, parse_overrides(a.overrides))
     kw = {**kw, **({'infer_backend': a.engine} if a.engine else {})}
     serve(model, host=a.host, port=a.port, api_key=a.api_key or os.environ.get('API_KEY'), **kw)
@@ -143,11 +145,12 @@ def lf_export(path, out=None, shard='2GB') -> tuple:
     from llmft.config import read_yaml
     d = read_yaml(path)
     bad = [k for k in _EXPORT_UNSUPPORTED if d.get(k) is not None]
-    if bad: raise ConfigError(f"{path}: {', '.join(bad)} not supported: llmft exports safetensors or GGUF (--format gguf, "
-                              "dtype=q8_0); remove the key")
+    if bad: raise ConfigError(f"{path}: {', '.join(bad)} not supported: llmft exports safetensors or GGUF "
+                              "(--format gguf, dtype=q8_0); remove the key")
     for k in _EXPORT_UNSUPPORTED: d.pop(k, None)
-    if d.pop('export_legacy_format', False): raise ConfigError(f"{path}: export_legacy_format: true (.bin files) is not supported: "
-                                                              "llmft writes safetensors; set it false")
+    if d.pop('export_legacy_format', False):
+        raise ConfigError(f"{path}: export_legacy_format: true (.bin files) is not supported: llmft writes "
+                          "safetensors; set it false")
     dev = str(d.pop('export_device', 'auto'))
     if dev not in ('cpu', 'auto'): raise ConfigError(f"{path}: export_device={dev!r}: use cpu or auto")
     if dev == 'cpu': os.environ['CUDA_VISIBLE_DEVICES'] = ''
@@ -180,7 +183,8 @@ def env_info() -> dict:
     "Versions of Python, llmft and the training libraries, CUDA and the device: what a bug report needs."
     import platform, torch
     from llmft import __version__
-    info = dict(llmft=__version__, Python=platform.python_version(), platform=platform.platform(), **{p: _version(p) for p in PACKAGES})
+    info = dict(llmft=__version__, Python=platform.python_version(), platform=platform.platform())
+    info.update({p: _version(p) for p in PACKAGES})
     info['CUDA'] = torch.version.cuda or 'none (CPU build of torch)'
     if torch.cuda.is_available():
         gb = torch.cuda.get_device_properties(0).total_memory / 2**30
@@ -190,7 +194,8 @@ def env_info() -> dict:
 
 def _examples(a):
     files = copy_examples(a.dir)
-    print(f"{len(files)} files copied to {a.dir}/ (existing files kept); try: llmft train {Path(a.dir)/'identity_lora.yaml'}")
+    print(f"{len(files)} files copied to {a.dir}/ (existing files kept); "
+          f"try: llmft train {Path(a.dir)/'identity_lora.yaml'}")
 
 def _env(a): print('\n'.join(f"- {k}: {v}" for k, v in env_info().items()))
 
@@ -208,7 +213,8 @@ def parser():
     t.add_argument('--nproc', type=int, help='data-parallel processes under torchrun (gloo on the CPU); 1 still launches, as DeepSpeed and FSDP need')
     t.set_defaults(fn=_train)
     c = sub.add_parser('chat', help='chat with a run folder or a model')
-    c.add_argument('run', help="run folder, model alias, hub id, path or LLaMA-Factory's inference YAML"); c.add_argument('overrides', nargs='*', help='key=value')
+    c.add_argument('run', help="run folder, model alias, hub id, path or LLaMA-Factory's inference YAML")
+    c.add_argument('overrides', nargs='*', help='key=value')
     c.add_argument('-m', '--message', help='answer one message and exit (otherwise read turns from the terminal)')
     c.add_argument('--system', help='system prompt'); c.add_argument('--max-new-tokens', type=int)
     c.add_argument('--greedy', action='store_true', help='greedy decoding instead of sampling')
@@ -218,9 +224,10 @@ def parser():
     v.add_argument('config'); v.add_argument('overrides', nargs='*', help='key=value')
     v.add_argument('-n', type=int, default=3, help='rows to show')
     v.set_defaults(fn=_preview)
-    s = sub.add_parser('serve', aliases=['api'], help='OpenAI-compatible API server over a run or a model (api: LLaMA-Factory\'s name)')
+    s = sub.add_parser('serve', aliases=['api'], help="OpenAI-compatible API server over a run or a model")
     s.add_argument('config', nargs='?', help="LLaMA-Factory's inference YAML, run folder or model (or --model)")
-    s.add_argument('--model', help='run folder, model alias, hub id or path'); s.add_argument('overrides', nargs='*', help='key=value')
+    s.add_argument('--model', help='run folder, model alias, hub id or path')
+    s.add_argument('overrides', nargs='*', help='key=value')
     s.add_argument('--host', default=os.environ.get('API_HOST', '127.0.0.1'))
     s.add_argument('--port', type=int, default=int(os.environ.get('API_PORT', 8000)))
     s.add_argument('--api-key', help='bearer key clients must send (default: $API_KEY; none: open)')
@@ -233,15 +240,17 @@ def parser():
     pr.add_argument('config', help='YAML with eval_dataset (or dataset), run folder or model')
     pr.add_argument('overrides', nargs='*', help='key=value'); pr.set_defaults(fn=_predict)
     x = sub.add_parser('export', help='merge adapters and save a standalone model (safetensors shards or GGUF)')
-    x.add_argument('run', help="run folder, or a config (LLaMA-Factory's merge_lora YAML)"); x.add_argument('overrides', nargs='*', help='key=value')
-    x.add_argument('--out', help='output folder (default: export_dir of a config)'); x.add_argument('--format', default='safetensors', choices=['safetensors', 'gguf'])
+    x.add_argument('run', help="run folder, or a config (LLaMA-Factory's merge_lora YAML)")
+    x.add_argument('overrides', nargs='*', help='key=value')
+    x.add_argument('--out', help='output folder (default: export_dir of a config)')
+    x.add_argument('--format', default='safetensors', choices=['safetensors', 'gguf'])
     x.add_argument('--shard-size', default='2GB'); x.set_defaults(fn=_export)
     d = sub.add_parser('demo', help='identity fine-tune of SmolLM2 with before/after answers')
     d.add_argument('--config', default='identity_lora.yaml'); d.add_argument('overrides', nargs='*', help='key=value')
     d.set_defaults(fn=_demo)
     ex = sub.add_parser('examples', help='copy the bundled example configs into a folder')
     ex.add_argument('dir', nargs='?', default='examples'); ex.set_defaults(fn=_examples)
-    sub.add_parser('env', help='versions of Python, torch, CUDA, the training libraries and the device').set_defaults(fn=_env)
+    sub.add_parser('env', help='versions of Python, torch, CUDA, libraries, the device').set_defaults(fn=_env)
     sub.add_parser('version', help="llmft's version").set_defaults(fn=_version_cmd)
     return p
 

@@ -27,7 +27,8 @@ def bundled(name) -> Path:
     here = Path(__file__).resolve().parent if '__file__' in globals() else Path('../llmft').resolve()
     for p in (here/name, here.parent/name):
         if p.is_dir(): return p
-    raise ConfigError(f"llmft's bundled {name}/ is missing from {here}: reinstall llmft (pip install --force-reinstall ...)")
+    raise ConfigError(f"llmft's bundled {name}/ is missing from {here}: reinstall llmft "
+                      "(pip install --force-reinstall ...)")
 
 # %% ../nbs/00_config.ipynb #7d67561d
 @dataclass
@@ -265,8 +266,9 @@ def _unknown(key, known):
     name = key.rpartition('.')[2]
     cmd = _ELSEWHERE.get(name.split('_')[0] if name.startswith('export_') else name)
     if cmd: return ConfigError(f"{key}: read by {cmd}, not by training; remove it from this config")
-    if name in LF_UNSUPPORTED: return ConfigError(f"{key}: a LLaMA-Factory setting that llmft does not support; remove it "
-                                                  "(llmft.config.key_groups() lists ours)")
+    if name in LF_UNSUPPORTED:
+        return ConfigError(f"{key}: a LLaMA-Factory setting that llmft does not support; remove it "
+                           "(llmft.config.key_groups() lists ours)")
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     hint = f" did you mean {close[0]}?" if close else " see llmft.config.key_groups() for the valid keys"
     return ConfigError(f"unknown config key {key!r}:{hint}")

@@ -85,10 +85,10 @@ MEDIA = ('images', 'videos', 'audios')
 def usable(s: DatasetSpec) -> DatasetSpec:
     "`s`, or an error when it cannot train here: multimodal columns, or keys llmft does not read."
     media = [k for k in MEDIA if k in s.columns]
-    if media: raise ConfigError(f"dataset {s.name!r} ({s.source}) is multimodal (columns: {', '.join(media)}): llmft trains "
-                                "text models; choose a text dataset")
-    if s.unknown: raise ConfigError(f"dataset {s.name!r} ({s.source}) has keys llmft does not read: {', '.join(s.unknown)}; "
-                                    "remove them from its entry to train on it")
+    if media: raise ConfigError(f"dataset {s.name!r} ({s.source}) is multimodal (columns: {', '.join(media)}): "
+                                "llmft trains text models; choose a text dataset")
+    if s.unknown: raise ConfigError(f"dataset {s.name!r} ({s.source}) has keys llmft does not read: "
+                                    f"{', '.join(s.unknown)}; remove them from its entry to train on it")
     return s
 
 # %% ../nbs/03_data.ipynb #a4202f35
@@ -242,7 +242,7 @@ def align_conversation(row, c, t, ranking=False):
 
 # %% ../nbs/03_data.ipynb #b9605b5b
 def _is_text(s: DatasetSpec):
-    "A plain-text set: `formatting: text`, or LLaMA-Factory's pre-training shape (alpaca with only `columns: {prompt: text}`)."
+    "Plain text: `formatting: text`, or LLaMA-Factory's pre-training shape (alpaca, only `columns: {prompt: text}`)."
     return s.formatting == 'text' or (s.formatting == 'alpaca' and not s.ranking and set(s.columns) == {'prompt'})
 
 def _needed(s: DatasetSpec, c):
@@ -277,9 +277,9 @@ class LoadReport:
 
 def _warn_unfilled(s, at, missing, rep):
     rep.unfilled = tuple(sorted(missing))
-    warnings.warn(f"dataset {s.name!r} ({s.source}): {at} has {', '.join('{{%s}}' % k for k in rep.unfilled)} with no value; "
-                  f"trained as written, as LLaMA-Factory does; set {' '.join(f'placeholders.{k}=...' for k in rep.unfilled)} "
-                  "to fill them", stacklevel=3)
+    slots, keys = ', '.join('{{%s}}' % k for k in rep.unfilled), ' '.join(f'placeholders.{k}=...' for k in rep.unfilled)
+    warnings.warn(f"dataset {s.name!r} ({s.source}): {at} has {slots} with no value; trained as written, as "
+                  f"LLaMA-Factory does; set {keys} to fill them", stacklevel=3)
 
 def align_rows(rows, s: DatasetSpec, data: DataArgs, where, rep: LoadReport):
     "Aligned records of `rows`, one at a time; malformed rows are counted in `rep` (or raise with `strict`)."

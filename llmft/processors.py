@@ -150,7 +150,7 @@ def _process(records, tok, tpl: Template, d: DataArgs, stage='sft'):
         rows = _pt_rows(records, tok, d)
         return Dataset.from_list(rows), ProcessReport('pt', kept=len(rows))
     enc = ENCODERS[name]
-    procs = min(d.preprocessing_num_workers, os.cpu_count() or 1) if d.preprocessing_num_workers else None # never more than the CPUs
+    procs = d.preprocessing_num_workers and min(d.preprocessing_num_workers, os.cpu_count() or 1) # at most the CPUs
     ds = Dataset.from_list(records).map(_batch(enc, tok, tpl, d), batched=True, num_proc=procs,
                                         remove_columns=list(records[0]), desc=None)
     status = Counter(ds['_status'])

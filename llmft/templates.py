@@ -162,7 +162,8 @@ TEMPLATES.update({t.name: t for t in [
     Template('default', system='System: {content}{eos}\n', user='Human: {content}{eos}\n', header='Assistant:',
              assistant='{content}{eos}\n', **dict(_EOS, bos='')),
     Template('qwen3_nothink', tool_format='qwen', **_chatml),
-    dataclasses.replace(TEMPLATES['llama2'], name='llama2_zh', default_system='You are a helpful assistant. 你是一个乐于助人的助手。'),
+    dataclasses.replace(TEMPLATES['llama2'], name='llama2_zh',
+                        default_system='You are a helpful assistant. 你是一个乐于助人的助手。'),
 ]})
 LF_TEMPLATES = dict(phi='phi3', smollm='chatml', gemma2='gemma', gemma3='gemma') # LLaMA-Factory name -> ours
 
