@@ -1,4 +1,4 @@
-"""`llmft train | chat | preview | serve | eval | predict | export | demo`: thin over the Python API.
+"""`llmft train | chat | preview | serve (api) | eval | predict | export | demo | examples | env | version`: thin over the Python API.
 
 Docs: https://llmft.github.io/llmft/cli.html.md"""
 
@@ -7,10 +7,12 @@ Docs: https://llmft.github.io/llmft/cli.html.md"""
 # %% ../nbs/09_cli.ipynb #f90137eb
 from __future__ import annotations
 import argparse, json, os, sys, warnings
+from pathlib import Path
 from .config import ConfigError, ConfigWarning, in_range, range_text
 
 # %% auto #0
-__all__ = ['parse_overrides', 'number', 'launch_command', 'parser', 'parse_args', 'main']
+__all__ = ['PACKAGES', 'parse_overrides', 'number', 'launch_command', 'lf_export', 'copy_examples', 'env_info', 'parser',
+           'parse_args', 'main']
 
 # %% ../nbs/09_cli.ipynb #773eccc9
 def parse_overrides(pairs) -> dict:
@@ -67,7 +69,8 @@ def _turns(tty):
 
 def _chat(a):
     from llmft.infer import ChatModel
-    cm = ChatModel(a.run, **{**parse_overrides(a.overrides), **({'infer_backend': a.engine} if a.engine else {})})
+    model, kw = _target(a.run, parse_overrides(a.overrides))
+    cm = ChatModel(model, **{**kw, **({'infer_backend': a.engine} if a.engine else {})})
     gen = dict(max_new_tokens=a.max_new_tokens) if a.max_new_tokens else {}
     if a.greedy: gen['do_sample'] = False
     if a.message is not None: return print(cm.chat(a.message, a.system, **gen))
@@ -93,19 +96,24 @@ def _preview(a):
 
 def _serve(a):
     from llmft.server import serve
-    kw = {**parse_overrides(a.overrides), **({'infer_backend': a.engine} if a.engine else {})}
-    serve(a.model, host=a.host, port=a.port, api_key=a.api_key or os.environ.get('API_KEY'), **kw)
+    if a.config and '=' in a.config and not Path(a.config).exists(): # `serve --model M key=value`
+        a.overrides, a.config = [a.config, *a.overrides], None
+    if not (a.model or a.config):
+        raise ConfigError(f"{a.cmd} needs a model: a config (LLaMA-Factory's inference YAML), run folder or model")
+    model, kw = _target(a.model or a.config, parse_overrides(a.overrides))
+    kw = {**kw, **({'infer_backend': a.engine} if a.engine else {})}
+    serve(model, host=a.host, port=a.port, api_key=a.api_key or os.environ.get('API_KEY'), **kw)
 
 def _target(src, overrides) -> tuple:
     "(model or run, remaining keys) from a run folder, a model name or an evaluation YAML plus overrides."
     from pathlib import Path
-    from llmft.config import read_yaml
+    from llmft.config import LF_VALUES, read_yaml
     p = Path(src)
     if (p/'config.yaml').exists(): return str(p), dict(overrides)
     d = {**(read_yaml(p) if p.suffix in ('.yaml', '.yml') else dict(model=src)), **overrides}
     model = d.pop('model_name_or_path', None) or d.pop('model', None)
     for k in ('stage', 'do_predict', 'do_eval', 'predict_with_generate', 'finetuning_type'): d.pop(k, None)
-    return model, d
+    return model, {k: LF_VALUES[k].get(v, v) if k in LF_VALUES and isinstance(v, str) else v for k, v in d.items()}
 
 _EVAL_KEYS = ('task', 'task_dir', 'split', 'n_shot', 'lang', 'batch_size', 'save_dir')
 
@@ -135,14 +143,84 @@ def _export(a):
     o = parse_overrides(a.overrides)
     dtype = o.pop('dtype', None)
     if o: raise ConfigError(f"export takes only dtype=... as key=value, not {', '.join(o)}")
-    try: print(export(a.run, a.out, format=a.format, shard_size=a.shard_size, dtype=dtype, overwrite=a.overwrite))
+    src, out, shard = a.run, a.out, a.shard_size
+    if Path(a.run).suffix in ('.yaml', '.yml'): src, out, shard = lf_export(a.run, out, shard)
+    if not out: raise ConfigError("export needs a folder to write: --out DIR (or export_dir in the config)")
+    try: print(export(src, out, format=a.format, shard_size=shard, dtype=dtype, overwrite=a.overwrite))
     except ParityError as e:
-        print(f"llmft export: parity check failed, files kept in {a.out} for inspection:\n{e}", file=sys.stderr)
+        print(f"llmft export: parity check failed, files kept in {out} for inspection:\n{e}", file=sys.stderr)
         sys.exit(1)
 
 def _demo(a):
     from llmft.demo import demo
     demo(a.config, **parse_overrides(a.overrides))
+
+# %% ../nbs/09_cli.ipynb #b0cb5893
+_EXPORT_UNSUPPORTED = ('export_quantization_bit', 'export_quantization_dataset', 'export_quantization_nsamples',
+                       'export_quantization_maxlen', 'export_hub_model_id')
+
+def lf_export(path, out=None, shard='2GB') -> tuple:
+    "(config, out_dir, shard_size) of a LLaMA-Factory merge YAML: its `export_*` keys read, the rest a config."
+    from llmft.config import read_yaml
+    d = read_yaml(path)
+    bad = [k for k in _EXPORT_UNSUPPORTED if d.get(k) is not None]
+    if bad: raise ConfigError(f"{path}: {', '.join(bad)} not supported: llmft exports safetensors or GGUF "
+                              "(--format gguf, dtype=q8_0); remove the key")
+    for k in _EXPORT_UNSUPPORTED: d.pop(k, None)
+    if d.pop('export_legacy_format', False):
+        raise ConfigError(f"{path}: export_legacy_format: true (.bin files) is not supported: llmft writes "
+                          "safetensors; set it false")
+    dev = str(d.pop('export_device', 'auto'))
+    if dev not in ('cpu', 'auto'): raise ConfigError(f"{path}: export_device={dev!r}: use cpu or auto")
+    if dev == 'cpu': os.environ['CUDA_VISIBLE_DEVICES'] = ''
+    size = d.pop('export_size', None)
+    return d, out or d.pop('export_dir', None), f"{size}GB" if size is not None else shard
+
+# %% ../nbs/09_cli.ipynb #3bc44c04
+def copy_examples(dest='examples') -> list:
+    "Copy the bundled example configs into `dest`; returns the files copied (those already there are kept)."
+    import shutil
+    from llmft.config import bundled
+    src, out, copied = bundled('examples'), Path(dest), []
+    for f in sorted(src.rglob('*')):
+        dst = out/f.relative_to(src)
+        if f.is_dir() or '__pycache__' in f.parts or dst.exists(): continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        copied.append(Path(shutil.copy2(f, dst)))
+    return copied
+
+PACKAGES = ('torch', 'transformers', 'peft', 'trl', 'datasets', 'accelerate', 'bitsandbytes', 'vllm')
+
+def _version(name):
+    from importlib.metadata import version, PackageNotFoundError
+    for n in (name, f'{name}-cpu'):
+        try: return version(n)
+        except PackageNotFoundError: pass
+    return 'not installed'
+
+def env_info() -> dict:
+    "Versions of Python, llmft and the training libraries, CUDA and the device: what a bug report needs."
+    import platform, torch
+    from llmft import __version__
+    info = dict(llmft=__version__, Python=platform.python_version(), platform=platform.platform())
+    info.update({p: _version(p) for p in PACKAGES})
+    info['CUDA'] = torch.version.cuda or 'none (CPU build of torch)'
+    if torch.cuda.is_available():
+        gb = torch.cuda.get_device_properties(0).total_memory / 2**30
+        info['device'] = f"{torch.cuda.get_device_name(0)} x {torch.cuda.device_count()} ({gb:.0f} GB)"
+    else: info['device'] = f"CPU, {os.cpu_count()} cores"
+    return info
+
+def _examples(a):
+    files = copy_examples(a.dir)
+    print(f"{len(files)} files copied to {a.dir}/ (existing files kept); "
+          f"try: llmft train {Path(a.dir)/'identity_lora.yaml'}")
+
+def _env(a): print('\n'.join(f"- {k}: {v}" for k, v in env_info().items()))
+
+def _version_cmd(a):
+    from llmft import __version__
+    print(f"llmft {__version__}")
 
 # %% ../nbs/09_cli.ipynb #4deb75ea
 def parser():
@@ -158,7 +236,8 @@ def parser():
     t.add_argument('--master-port', type=int, default=29500, help="a free port on node 0 for the rendezvous")
     t.set_defaults(fn=_train)
     c = sub.add_parser('chat', help='chat with a run folder or a model')
-    c.add_argument('run', help='run folder, model alias, hub id or path'); c.add_argument('overrides', nargs='*', help='key=value')
+    c.add_argument('run', help="run folder, model alias, hub id, path or LLaMA-Factory's inference YAML")
+    c.add_argument('overrides', nargs='*', help='key=value')
     c.add_argument('-m', '--message', help='answer one message and exit (otherwise read turns from the terminal)')
     c.add_argument('--system', help='system prompt'); c.add_argument('--max-new-tokens', type=int)
     c.add_argument('--greedy', action='store_true', help='greedy decoding instead of sampling')
@@ -168,9 +247,12 @@ def parser():
     v.add_argument('config'); v.add_argument('overrides', nargs='*', help='key=value')
     v.add_argument('-n', type=int, default=3, help='rows to show')
     v.set_defaults(fn=_preview)
-    s = sub.add_parser('serve', help='OpenAI-compatible API server over a run or a model')
-    s.add_argument('--model', required=True, help='run folder, model alias, hub id or path'); s.add_argument('overrides', nargs='*', help='key=value')
-    s.add_argument('--host', default='127.0.0.1'); s.add_argument('--port', type=int, default=8000)
+    s = sub.add_parser('serve', aliases=['api'], help="OpenAI-compatible API server over a run or a model")
+    s.add_argument('config', nargs='?', help="LLaMA-Factory's inference YAML, run folder or model (or --model)")
+    s.add_argument('--model', help='run folder, model alias, hub id or path')
+    s.add_argument('overrides', nargs='*', help='key=value')
+    s.add_argument('--host', default=os.environ.get('API_HOST', '127.0.0.1'))
+    s.add_argument('--port', type=int, default=int(os.environ.get('API_PORT', 8000)))
     s.add_argument('--api-key', help='bearer key clients must send (default: $API_KEY; none: open)')
     s.add_argument('--engine', choices=['hf', 'vllm'], help='inference engine (default: the config key infer_backend, hf)')
     s.set_defaults(fn=_serve)
@@ -181,14 +263,20 @@ def parser():
     pr.add_argument('config', help='YAML with eval_dataset (or dataset), run folder or model')
     pr.add_argument('overrides', nargs='*', help='key=value'); pr.set_defaults(fn=_predict)
     x = sub.add_parser('export', help='merge adapters and save a standalone model (safetensors shards or GGUF)')
-    x.add_argument('run', help='run folder or config'); x.add_argument('overrides', nargs='*', help='key=value')
-    x.add_argument('--out', required=True); x.add_argument('--format', default='safetensors', choices=['safetensors', 'gguf'])
+    x.add_argument('run', help="run folder, or a config (LLaMA-Factory's merge_lora YAML)")
+    x.add_argument('overrides', nargs='*', help='key=value')
+    x.add_argument('--out', help='output folder (default: export_dir of a config)')
+    x.add_argument('--format', default='safetensors', choices=['safetensors', 'gguf'])
     x.add_argument('--shard-size', default='2GB')
     x.add_argument('--overwrite', action='store_true', help='replace a non-empty --out folder (whole, never mixed)')
     x.set_defaults(fn=_export)
     d = sub.add_parser('demo', help='identity fine-tune of SmolLM2 with before/after answers')
     d.add_argument('--config', default='identity_lora.yaml'); d.add_argument('overrides', nargs='*', help='key=value')
     d.set_defaults(fn=_demo)
+    ex = sub.add_parser('examples', help='copy the bundled example configs into a folder')
+    ex.add_argument('dir', nargs='?', default='examples'); ex.set_defaults(fn=_examples)
+    sub.add_parser('env', help='versions of Python, torch, CUDA, libraries, the device').set_defaults(fn=_env)
+    sub.add_parser('version', help="llmft's version").set_defaults(fn=_version_cmd)
     return p
 
 def parse_args(argv=None):

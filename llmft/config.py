@@ -12,15 +12,25 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['GROUPS', 'SHORTCUTS', 'RANGES', 'STAGE_KEYS', 'STAGES', 'PREF_LOSSES', 'METHODS', 'PRECISIONS', 'MIX', 'ATTENTION',
-           'ROPE', 'LORA_ONLY', 'GALORE_PROJ', 'ConfigError', 'ModelArgs', 'DataArgs', 'MethodArgs', 'TrainArgs',
-           'GenerateArgs', 'key_groups', 'coerce', 'scalar', 'import_function', 'RunConfig', 'in_range', 'range_text',
-           'check_ranges', 'ConfigWarning', 'unused_keys', 'warn_unused', 'did_you_mean', 'validate', 'decode_utf8',
-           'read_utf8', 'read_yaml', 'load_config', 'to_dict', 'save_config']
+__all__ = ['GROUPS', 'SHORTCUTS', 'LF_VALUES', 'LF_KEYS', 'LF_UNSUPPORTED', 'RANGES', 'STAGE_KEYS', 'STAGES', 'PREF_LOSSES',
+           'METHODS', 'PRECISIONS', 'MIX', 'ATTENTION', 'ROPE', 'LORA_ONLY', 'GALORE_PROJ', 'ConfigError', 'bundled',
+           'ModelArgs', 'DataArgs', 'MethodArgs', 'TrainArgs', 'GenerateArgs', 'key_groups', 'coerce', 'scalar',
+           'import_function', 'RunConfig', 'in_range', 'range_text', 'check_ranges', 'ConfigWarning', 'unused_keys',
+           'warn_unused', 'did_you_mean', 'validate', 'decode_utf8', 'read_utf8', 'read_yaml', 'load_config', 'to_dict',
+           'save_config']
 
 # %% ../nbs/00_config.ipynb #a0d71895
 class ConfigError(ValueError):
     "A config the user wrote cannot be run; the message says what to change."
+
+# %% ../nbs/00_config.ipynb #42eb48e2
+def bundled(name) -> Path:
+    "The folder `name` (`data_specs` or `examples`) shipped with llmft, installed or in a checkout."
+    here = Path(__file__).resolve().parent if '__file__' in globals() else Path('../llmft').resolve()
+    for p in (here/name, here.parent/name):
+        if p.is_dir(): return p
+    raise ConfigError(f"llmft's bundled {name}/ is missing from {here}: reinstall llmft "
+                      "(pip install --force-reinstall ...)")
 
 # %% ../nbs/00_config.ipynb #7d67561d
 @dataclass
@@ -212,12 +222,56 @@ def import_function(spec, key):
     if not callable(f): raise ConfigError(f"{key}: {spec!r} is not callable")
     return f
 
+# %% ../nbs/00_config.ipynb #ebdbfb15
+LF_VALUES = dict(quantization_method=dict(bnb='bitsandbytes'), infer_backend=dict(huggingface='hf'))
+
+def _only(key, value, why):
+    "A LLaMA-Factory key that llmft honours with `value` only."
+    def f(cfg, v):
+        if coerce(TrainArgs, 'bf16', v) != value: raise ConfigError(f"{key}={v!r}: {why}")
+    return f
+
+def _pure_bf16(cfg, v):
+    if coerce(TrainArgs, 'bf16', v): cfg.set('precision', 'bf16')
+
+def _resume(cfg, v):
+    if v not in (None, False, 'none', 'null', ''): raise ConfigError(
+        f"resume_from_checkpoint={v!r}: llmft resumes from the last checkpoint in output_dir by itself; "
+        "remove the key and point output_dir at that run folder")
+
+LF_KEYS = dict(pure_bf16=_pure_bf16, resume_from_checkpoint=_resume,
+               pissa_convert=_only('pissa_convert', True, "llmft always saves a PiSSA adapter converted to plain LoRA; "
+                                   "remove the key or set it true"))
+
+# LLaMA-Factory (0.9.5) settings with no counterpart here: named as such instead of a misleading did-you-mean.
+LF_UNSUPPORTED = frozenset('''
+add_special_tokens add_tokens adapter_folder apollo_layerwise apollo_proj apollo_proj_type apollo_rank apollo_scale
+apollo_scale_front apollo_scale_type apollo_target apollo_update_interval asft_alpha badam_mask_mode badam_mode
+badam_start_block badam_switch_interval badam_switch_mode badam_update_ratio badam_verbose block_diag_attn
+compute_accuracy create_new_adapter disable_shuffling eaft_alpha enable_liger_kernel enable_torch_profiler
+eval_num_beams eval_on_each_dataset fp8 fp8_backend freeze_language_model freeze_multi_modal_projector
+freeze_vision_tower image_max_pixels image_min_pixels infer_dtype ld_alpha low_cpu_mem_usage mixture_of_depths
+model_max_length model_revision module_dropout moe_aux_loss_coef oft_block_size oft_rank oft_target pref_bco_weight
+print_param_status ref_model_adapters ref_model_quantization_bit reward_model_adapters reward_model_quantization_bit
+sglang_config sglang_maxlen split_special_tokens tokenized_path tool_format train_from_scratch upcast_lmhead_output
+use_adam_mini use_apollo use_asft_loss use_badam use_dft_loss use_eaft_loss use_kt use_llama_pro use_mca use_muon
+use_swanlab use_unsloth use_unsloth_gc use_v1_kernels video_fps video_max_pixels video_maxlen vllm_config
+vllm_enforce_eager vllm_gpu_util vllm_max_lora_rank'''.split())
+_ELSEWHERE = dict(export='`llmft export CONFIG`', task='`llmft eval CONFIG`', n_shot='`llmft eval CONFIG`',
+                  lang='`llmft eval CONFIG`', task_dir='`llmft eval CONFIG`', save_dir='`llmft eval CONFIG`')
+
 # %% ../nbs/00_config.ipynb #d2d3dc17
 def _training_args_keys():
     import transformers
     return {f.name for f in fields(transformers.TrainingArguments)}
 
 def _unknown(key, known):
+    name = key.rpartition('.')[2]
+    cmd = _ELSEWHERE.get(name.split('_')[0] if name.startswith('export_') else name)
+    if cmd: return ConfigError(f"{key}: read by {cmd}, not by training; remove it from this config")
+    if name in LF_UNSUPPORTED:
+        return ConfigError(f"{key}: a LLaMA-Factory setting that llmft does not support; remove it "
+                           "(llmft.config.key_groups() lists ours)")
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     hint = f" did you mean {close[0]}?" if close else " see llmft.config.key_groups() for the valid keys"
     return ConfigError(f"unknown config key {key!r}:{hint}")
@@ -241,6 +295,8 @@ class RunConfig:
             self.data.placeholders[name] = str(value)
             return self
         if group and group not in GROUPS: raise _unknown(group, list(GROUPS))
+        if not group and name in LF_KEYS: return LF_KEYS[name](self, value) or self
+        if isinstance(value, str): value = LF_VALUES.get(name, {}).get(value, value)
         g = key_groups().get(name)
         if g is None or (group and group != g):
             if group in ('', 'train') and name in _training_args_keys():

@@ -7,20 +7,21 @@ Docs: https://llmft.github.io/llmft/data.html.md"""
 
 # %% ../nbs/03_data.ipynb #c4386df9
 from __future__ import annotations
-import csv, difflib, io, json, random, re
+import csv, difflib, io, json, random, re, warnings
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from .config import ConfigError, DataArgs, decode_utf8, read_utf8, read_yaml
+from .config import ConfigError, DataArgs, bundled, decode_utf8, read_utf8, read_yaml
 
 # %% auto #0
-__all__ = ['BUNDLED', 'FORMATS', 'DATA_EXTS', 'DEFAULT_COLUMNS', 'DEFAULT_TAGS', 'KTO_LABELS', 'DatasetSpec', 'find_dataset_dir',
-           'load_specs', 'read_text_rows', 'read_rows', 'text_lines', 'iter_rows', 'spec_rows', 'fill', 'BadRow',
-           'kto_label', 'align_alpaca', 'align_conversation', 'aligner', 'LoadReport', 'align_rows',
-           'load_dataset_records', 'record_features', 'interleave', 'load_records', 'stream_records', 'split_rows']
+__all__ = ['BUNDLED', 'FORMATS', 'MEDIA', 'DATA_EXTS', 'DEFAULT_COLUMNS', 'DEFAULT_TAGS', 'KTO_LABELS', 'DatasetSpec',
+           'find_dataset_dir', 'load_specs', 'usable', 'read_text_rows', 'read_rows', 'text_lines', 'iter_rows',
+           'spec_rows', 'fill', 'BadRow', 'kto_label', 'align_alpaca', 'align_conversation', 'aligner', 'LoadReport',
+           'align_rows', 'load_dataset_records', 'record_features', 'interleave', 'load_records', 'stream_records',
+           'split_rows']
 
 # %% ../nbs/03_data.ipynb #cd16be6d
-BUNDLED = Path(__file__).resolve().parent.parent/'data_specs' if '__file__' in globals() else Path('../data_specs').resolve()
+BUNDLED = bundled('data_specs')
 FORMATS = ('alpaca', 'sharegpt', 'openai', 'text')
 
 @dataclass
@@ -30,6 +31,7 @@ class DatasetSpec:
     file_name: str|None = None
     hf_hub_url: str|None = None
     ms_hub_url: str|None = None
+    om_hub_url: str|None = None
     script_url: str|None = None
     cloud_file_name: str|None = None
     formatting: str = 'alpaca'
@@ -43,22 +45,26 @@ class DatasetSpec:
     placeholders: dict = field(default_factory=dict)
     description: str = ''
     source: str = '' # the spec file this came from
+    unknown: tuple = () # keys of a dataset_info.json entry that llmft does not read
 
 def find_dataset_dir(dataset_dir) -> Path:
-    "`dataset_dir` itself, or the bundled specs when the default name is not found here."
+    "`dataset_dir` itself; for the default name not found here, LLaMA-Factory's `data/` or the bundled specs."
     p = Path(dataset_dir).expanduser()
     if p.is_dir(): return p
-    if p == Path('data_specs') and BUNDLED.is_dir(): return BUNDLED
+    if p == Path('data_specs'): return Path('data') if Path('data/dataset_info.json').is_file() else BUNDLED
     raise ConfigError(f"dataset_dir not found: {p.resolve()}")
 
 def _spec(name, d, source):
-    known = [f.name for f in fields(DatasetSpec) if f.name not in ('name', 'source')]
+    known = [f.name for f in fields(DatasetSpec) if f.name not in ('name', 'source', 'unknown')]
+    if Path(source).name == 'dataset_info.json':
+        d = {k: v for k, v in d.items() if k in known} | dict(unknown=tuple(k for k in d if k not in known))
     for k in d:
+        if k == 'unknown': continue
         if k not in known:
             close = difflib.get_close_matches(k, known, n=1)
             raise ConfigError(f"{source}: dataset {name!r} has unknown key {k!r}" + (f"; did you mean {close[0]}?" if close else f"; valid keys: {', '.join(known)}"))
     s = DatasetSpec(name=name, source=str(source), **d)
-    if not (s.file_name or s.hf_hub_url or s.cloud_file_name or s.ms_hub_url or s.script_url):
+    if not (s.file_name or s.hf_hub_url or s.cloud_file_name or s.ms_hub_url or s.om_hub_url or s.script_url):
         raise ConfigError(f"{source}: dataset {name!r} names no source: set file_name (or hf_hub_url, cloud_file_name)")
     if s.formatting not in FORMATS: raise ConfigError(f"{source}: dataset {name!r}: formatting {s.formatting!r} is not one of {', '.join(FORMATS)}")
     return s
@@ -74,6 +80,17 @@ def load_specs(dataset_dir='data_specs') -> dict:
         else: d = read_yaml(f)
         for name, s in d.items(): specs[name] = _spec(name, s or {}, f)
     return specs
+
+MEDIA = ('images', 'videos', 'audios')
+
+def usable(s: DatasetSpec) -> DatasetSpec:
+    "`s`, or an error when it cannot train here: multimodal columns, or keys llmft does not read."
+    media = [k for k in MEDIA if k in s.columns]
+    if media: raise ConfigError(f"dataset {s.name!r} ({s.source}) is multimodal (columns: {', '.join(media)}): "
+                                "llmft trains text models; choose a text dataset")
+    if s.unknown: raise ConfigError(f"dataset {s.name!r} ({s.source}) has keys llmft does not read: "
+                                    f"{', '.join(s.unknown)}; remove them from its entry to train on it")
+    return s
 
 # %% ../nbs/03_data.ipynb #a4202f35
 DATA_EXTS = ('.json', '.jsonl', '.csv', '.parquet', '.txt')
@@ -142,6 +159,7 @@ def iter_rows(path):
 # %% ../nbs/03_data.ipynb #bc36c55f
 def spec_rows(s: DatasetSpec, dataset_dir: Path) -> tuple:
     "(rows, where) of a spec: local file or folder, URL, or the hub."
+    usable(s)
     if s.file_name or s.cloud_file_name:
         name = s.cloud_file_name or s.file_name
         path = name if '://' in name else Path(dataset_dir)/name
@@ -158,10 +176,11 @@ def spec_rows(s: DatasetSpec, dataset_dir: Path) -> tuple:
 # %% ../nbs/03_data.ipynb #886cd560
 _slot = re.compile(r'\{\{\s*(\w+)\s*\}\}')
 
-def fill(text, values: dict, where=''):
-    "Replace `{{key}}` slots in `text` with `values`."
+def fill(text, values: dict, where='', missing:set|None=None):
+    "Replace `{{key}}` slots in `text` with `values`; unknown slots are an error, or kept and added to `missing`."
     if not isinstance(text, str): return text
     def sub(m):
+        if m.group(1) not in values and missing is not None: return missing.add(m.group(1)) or m.group(0)
         if m.group(1) not in values: raise ConfigError(f"{where}: placeholder {{{{{m.group(1)}}}}} has no value; set placeholders.{m.group(1)}=...")
         return str(values[m.group(1)])
     return _slot.sub(sub, text)
@@ -243,8 +262,12 @@ def align_conversation(row, c, t, ranking=False, where=''):
     return _record(turns, system, row.get(c['tools']), kto_label=_kto(row, c, where))
 
 # %% ../nbs/03_data.ipynb #b9605b5b
+def _is_text(s: DatasetSpec):
+    "Plain text: `formatting: text`, or LLaMA-Factory's pre-training shape (alpaca, only `columns: {prompt: text}`)."
+    return s.formatting == 'text' or (s.formatting == 'alpaca' and not s.ranking and set(s.columns) == {'prompt'})
+
 def _needed(s: DatasetSpec, c):
-    if s.formatting == 'text': return [c['prompt']]
+    if _is_text(s): return [c['prompt']]
     if s.formatting != 'alpaca': return [c['messages']] + ([c['chosen'], c['rejected']] if s.ranking else [])
     return [c['prompt']] + ([c['chosen'], c['rejected']] if s.ranking else [c['response']])
 
@@ -256,7 +279,7 @@ def aligner(s: DatasetSpec):
         missing = [k for k in _needed(s, c) if k not in row]
         if missing: raise ConfigError(f"{where}: dataset {s.name!r} ({s.formatting}) expects column {missing[0]!r}; "
                                       f"the row has {sorted(row)}; map columns with `columns:` in its spec ({s.source})")
-        if s.formatting == 'text':
+        if _is_text(s):
             if _blank(row[c['prompt']]): raise BadRow("empty text")
             return _record([], text=str(row[c['prompt']]))
         if s.formatting == 'alpaca': return align_alpaca(row, c, s.ranking, where)
@@ -271,13 +294,21 @@ class LoadReport:
     kept: int = 0
     skipped: Counter = field(default_factory=Counter)
     first_bad: str = ''
+    unfilled: tuple = () # placeholder slots trained as written (LLaMA-Factory's data)
     def __str__(self):
         why = '; '.join(f"{n} x {r}" for r, n in self.skipped.most_common())
         return f"{self.name}: {self.kept} rows kept" + (f", {sum(self.skipped.values())} skipped ({why}); first: {self.first_bad}" if self.skipped else "")
 
+def _warn_unfilled(s, at, missing, rep):
+    rep.unfilled = tuple(sorted(missing))
+    slots, keys = ', '.join('{{%s}}' % k for k in rep.unfilled), ' '.join(f'placeholders.{k}=...' for k in rep.unfilled)
+    warnings.warn(f"dataset {s.name!r} ({s.source}): {at} has {slots} with no value; trained as written, as "
+                  f"LLaMA-Factory does; set {keys} to fill them", stacklevel=3)
+
 def align_rows(rows, s: DatasetSpec, data: DataArgs, where, rep: LoadReport):
     "Aligned records of `rows`, one at a time; malformed rows are counted in `rep` (or raise with `strict`)."
     align, values = aligner(s), {**s.placeholders, **data.placeholders}
+    missing = set() if Path(s.source).name == 'dataset_info.json' else None
     for i, row in enumerate(rows, 1):
         if s.num_samples and i > s.num_samples: return
         at = f"{where} row {i}"
@@ -288,10 +319,11 @@ def align_rows(rows, s: DatasetSpec, data: DataArgs, where, rep: LoadReport):
             rep.skipped[re.sub(r'\d+', 'N', str(e))] += 1
             rep.first_bad = rep.first_bad or f"{at}: {e}"
             continue
-        rec['messages'] = [dict(m, content=fill(m['content'], values, at)) for m in rec['messages']]
-        for k in ('system', 'text'): rec[k] = fill(rec[k], values, at)
+        rec['messages'] = [dict(m, content=fill(m['content'], values, at, missing)) for m in rec['messages']]
+        for k in ('system', 'text'): rec[k] = fill(rec[k], values, at, missing)
         for k in ('chosen', 'rejected'):
-            if rec[k]: rec[k] = dict(rec[k], content=fill(rec[k]['content'], values, at))
+            if rec[k]: rec[k] = dict(rec[k], content=fill(rec[k]['content'], values, at, missing))
+        if missing and not rep.unfilled: _warn_unfilled(s, at, missing, rep)
         rep.kept += 1
         yield rec
 
@@ -341,7 +373,7 @@ def stream_records(data: DataArgs, seed=42):
     "Aligned records of the config's datasets, read lazily and merged by `mix_strategy`."
     specs, root = load_specs(data.dataset_dir), find_dataset_dir(data.dataset_dir)
     def one(name):
-        s = specs[name]
+        s = usable(specs[name])
         if not s.file_name or '://' in s.file_name: raise ConfigError(f"dataset {name!r}: streaming reads local files; {s.source} names no local file_name")
         path = root/s.file_name
         if not path.exists(): raise ConfigError(f"dataset {name!r} (described in {s.source}): file not found: {path}")

@@ -7,7 +7,7 @@ Docs: https://llmft.github.io/llmft/demo.html.md"""
 # %% ../nbs/08_demo.ipynb #3d1f96af
 from __future__ import annotations
 from pathlib import Path
-from .config import ConfigError, DataArgs, load_config
+from .config import ConfigError, DataArgs, bundled, load_config
 from .data import load_records
 from .infer import ChatModel
 from .trainer import train
@@ -16,7 +16,7 @@ from .trainer import train
 __all__ = ['EXAMPLES', 'find_example', 'ask_all', 'mentions', 'demo', 'print_report']
 
 # %% ../nbs/08_demo.ipynb #a627be70
-EXAMPLES = Path(__file__).resolve().parent.parent/'examples' if '__file__' in globals() else Path('../examples').resolve()
+EXAMPLES = bundled('examples')
 
 def find_example(name='identity_lora.yaml') -> Path:
     "An example config by path, or by name from the bundled `examples/`."

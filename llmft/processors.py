@@ -194,7 +194,8 @@ def _process(records, tok, tpl: Template, d: DataArgs, stage='sft'):
         return Dataset.from_list(rows), rep
     check_tools(records, tpl)
     enc = ENCODERS[name]
-    ds = Dataset.from_list(records).map(_batch(enc, tok, tpl, d), batched=True, num_proc=d.preprocessing_num_workers,
+    procs = d.preprocessing_num_workers and min(d.preprocessing_num_workers, os.cpu_count() or 1) # at most the CPUs
+    ds = Dataset.from_list(records).map(_batch(enc, tok, tpl, d), batched=True, num_proc=procs,
                                         remove_columns=list(records[0]), desc=None)
     status = Counter(ds['_status'])
     rep = ProcessReport(name, kept=status['kept'] + status['truncated'], truncated=status['truncated'],

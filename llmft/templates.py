@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from .config import ConfigError
 
 # %% auto #0
-__all__ = ['TEMPLATES', 'TOOL_FORMATS', 'IGNORE', 'CHECK_CONVERSATIONS', 'tool_calls', 'Template', 'get_template', 'ToolFormat',
-           'hf_messages', 'AutoTemplate', 'encode_pairs', 'encode', 'TemplateCheck', 'check_template', 'to_jinja']
+__all__ = ['TEMPLATES', 'LF_TEMPLATES', 'TOOL_FORMATS', 'IGNORE', 'CHECK_CONVERSATIONS', 'tool_calls', 'Template', 'get_template',
+           'ToolFormat', 'hf_messages', 'AutoTemplate', 'encode_pairs', 'encode', 'TemplateCheck', 'check_template',
+           'to_jinja']
 
 # %% ../nbs/02_templates.ipynb #7ac06fc5
 _FIELD = re.compile(r'\{(\w+)\}')
@@ -156,11 +157,22 @@ TEMPLATES = {t.name: t for t in [
              suffix='{eos}', efficient_eos=True, eos='<|endoftext|>'),
 ]}
 
+# %% ../nbs/02_templates.ipynb #4e1ab9db
+TEMPLATES.update({t.name: t for t in [
+    Template('default', system='System: {content}{eos}\n', user='Human: {content}{eos}\n', header='Assistant:',
+             assistant='{content}{eos}\n', **dict(_EOS, bos='')),
+    Template('qwen3_nothink', tool_format='qwen', **_chatml),
+    dataclasses.replace(TEMPLATES['llama2'], name='llama2_zh',
+                        default_system='You are a helpful assistant. 你是一个乐于助人的助手。'),
+]})
+LF_TEMPLATES = dict(phi='phi3', smollm='chatml', gemma2='gemma', gemma3='gemma') # LLaMA-Factory name -> ours
+
 # %% ../nbs/02_templates.ipynb #7015cbca
 def get_template(name: str, tokenizer=None) -> Template:
     "The registered template `name` (bound to `tokenizer` if given), or an error naming the closest one."
+    name = LF_TEMPLATES.get(name, name)
     if name not in TEMPLATES:
-        close = difflib.get_close_matches(name, list(TEMPLATES), n=1)
+        close = difflib.get_close_matches(name, [*TEMPLATES, *LF_TEMPLATES], n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ConfigError(f"unknown template {name!r}.{hint} Known templates: {', '.join(TEMPLATES)}")
     return TEMPLATES[name].bind(tokenizer) if tokenizer is not None else TEMPLATES[name]
