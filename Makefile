@@ -9,7 +9,7 @@ PIP := $(PY) -m pip --disable-pip-version-check
 TORCH ?= torch==2.13.0
 QUIET := 2>&1 | { grep -v -e 'is ignored: it is neither' -e '^\s*$$' || true; }
 
-.PHONY: install install-vllm demo test test-fast sync-check clean FORCE
+.PHONY: install install-vllm install-browser demo test test-fast sync-check clean FORCE
 
 install: $(VENV)/.installed
 
@@ -23,6 +23,10 @@ $(VENV)/.vllm: $(VENV)/.installed
 	  $(PIP) uninstall -y -q torchvision torchaudio torchcodec triton $(QUIET); \
 	else echo "vllm: not CPU-only x86_64; install vllm yourself to test that engine"; fi
 	touch $@
+
+# The browser test drives Debian's Chromium with Playwright (Playwright cannot download its own browsers here).
+install-browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium $(QUIET); }
 
 # Re-install only when pyproject.toml or this file change in content (nbdev-export rewrites pyproject.toml in place).
 $(VENV)/deps.sha1: FORCE
@@ -50,7 +54,7 @@ sync-check: install
 	  echo "notebooks and llmft/ are in sync"; \
 	else echo "not a git checkout: sync check skipped"; fi
 
-test: sync-check install-vllm
+test: sync-check install-vllm install-browser
 	HF_HUB_OFFLINE=1 LLMFT_TEST_FLAGS="slow" $(PY) -m pytest -q -p no:cacheprovider --durations=25
 
 test-fast: install
