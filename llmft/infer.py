@@ -107,6 +107,11 @@ class _Request:
         if finish: self.end(finish)
         return self.done
 
+    def restart(self):
+        "Forget the tokens so far, to be answered again in a larger batch; text already sent is not sent twice."
+        self.toks, self.n = [], 0
+        return self
+
     def end(self, finish='length', err=None):
         "Queue the last item (or the error that ended the batch), once."
         if not self.done: self.done = True; self.out.put(err or ('', self.n, finish))
@@ -122,42 +127,62 @@ class _Request:
         finally: self.abort.set()
 
 # %% ../nbs/07_infer.ipynb #8b455135
+class _Regroup(Exception): "Stop a batch to start it again with requests that just came."
+
 @patch
-def _hf_batch(self: ChatModel, reqs:list):
-    "Answer `reqs` (alike in sampling) in one left-padded `generate`, each fed its tokens as they come."
+def _hf_batch(self: ChatModel, reqs:list,
+              regroup=None, # called with the steps so far: True stops the batch, to start again with newcomers
+             ) -> list:
+    "Answer `reqs` (alike in sampling) in one left-padded `generate`, each fed its tokens as they come; those to redo."
     import torch
     from transformers import StoppingCriteria, StoppingCriteriaList
     tok, dev = self.tokenizer, self.model.device
     class Feed(StoppingCriteria): # called after every step with the tokens so far: which rows are done
         def __call__(self, input_ids, scores, **_):
-            return torch.tensor([r.done or r.step(tok, t) for r, t in zip(reqs, input_ids[:, -1].tolist())], device=dev)
+            done = [r.done or r.step(tok, t) for r, t in zip(reqs, input_ids[:, -1].tolist())]
+            if regroup and not all(done) and regroup(input_ids.shape[1] - ids.shape[1]): raise _Regroup
+            return torch.tensor(done, device=dev)
     ids, mask, _ = left_pad([r.ids for r in reqs], tok.pad_token_id)
     kw = reqs[0].kw | dict(max_new_tokens=max(r.max_new for r in reqs), stopping_criteria=StoppingCriteriaList([Feed()]))
     try:
         if reqs[0].seed is not None: torch.manual_seed(reqs[0].seed)
         with torch.no_grad(): self.model.generate(input_ids=ids.to(dev), attention_mask=mask.to(dev), **kw)
+    except _Regroup: return [r.restart() for r in reqs if not r.done]
     except Exception as e:
         for r in reqs: r.end(err=e)
     for r in reqs: r.end()
+    return []
 
 # %% ../nbs/07_infer.ipynb #4de69101
 class _Batcher:
     "A thread that answers queued requests in batches: those that came while a batch ran form the next one."
-    def __init__(self, cm:ChatModel, max_batch=8, wait=0.01):
+    def __init__(self, cm:ChatModel, max_batch=8, wait=0.01, regroup_steps=32):
         self.cm, self.max_batch, self.wait = weakref.ref(cm), max_batch, wait # weak: a dropped model ends the thread
-        self.q, self.pending, self.sizes = queue.SimpleQueue(), [], collections.Counter() # batch size -> batches
+        self.regroup_steps = regroup_steps
+        self.q, self.pending, self.sizes = queue.SimpleQueue(), [], collections.Counter() # size -> batches started
         threading.Thread(target=self.run, name='llmft-batcher', daemon=True).start()
 
     def submit(self, req:_Request): self.q.put(req)
 
-    def take(self) -> list:
-        "The next batch: the oldest waiting request and up to `max_batch - 1` later ones that sample alike."
+    def drain(self):
         while True:
             try: self.pending.append(self.q.get_nowait())
-            except queue.Empty: break
+            except queue.Empty: return
+
+    def take(self) -> list:
+        "The next batch: the oldest waiting request and up to `max_batch - 1` later ones that sample alike."
+        self.drain()
         batch = [r for r in self.pending if r.key == self.pending[0].key][:self.max_batch]
         self.pending = [r for r in self.pending if r not in batch]
         return batch
+
+    def regroup(self, batch):
+        "A check for `_hf_batch`: True while a young greedy `batch` has room and alike requests wait."
+        def check(steps):
+            if steps > self.regroup_steps or len(batch) >= self.max_batch or batch[0].kw['do_sample']: return False
+            self.drain()
+            return any(r.key == batch[0].key for r in self.pending)
+        return check
 
     def run(self):
         while True:
@@ -171,7 +196,9 @@ class _Batcher:
             if cm is None: return
             for r in batch:
                 if r.abort.is_set(): r.end('stop') # its reader left before it started
-            if batch := [r for r in batch if not r.done]: self.sizes[len(batch)] += 1; cm._hf_batch(batch)
+            if batch := [r for r in batch if not r.done]:
+                self.sizes[len(batch)] += 1
+                self.pending[:0] = cm._hf_batch(batch, self.regroup(batch)) # restarted ones go first, with the newcomers
             del cm
 
 # %% ../nbs/07_infer.ipynb #c7f79d8a

@@ -1,42 +1,20 @@
 """The real server in a subprocess, spoken to by the official `openai` client and by raw HTTP."""
-import os, socket, subprocess, sys, tempfile, time
+import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 import pytest
 
 httpx = pytest.importorskip('httpx')
 openai = pytest.importorskip('openai')
-KEY, Q = 'sekret', 'Who are you?'
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent/'bench'))
+from server_load import KEY, start_server
+Q = 'Who are you?'
 
 @pytest.fixture(scope='module')
 def server(tiny_model, request):
-    "Base URL of `serve('llmft-tiny', api_key=KEY)` running in a subprocess; killed after the module."
-    port, log = _free_port(), tempfile.TemporaryFile()
-    code = f'from llmft.server import serve; serve("llmft-tiny", port={port}, api_key="{KEY}")'
-    env = dict(os.environ, OMP_NUM_THREADS='1') # a tiny model on a shared box: one torch thread is faster
-    p = subprocess.Popen([sys.executable, '-c', code], stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f'http://127.0.0.1:{port}'
-    try:
-        request.getfixturevalue('cm') # load the in-process model while the server starts
-        deadline = time.time() + 120
-        while True:
-            try:
-                if httpx.get(f'{url}/health', timeout=2).status_code == 200: break
-            except httpx.TransportError: pass
-            if p.poll() is not None or time.time() > deadline:
-                log.seek(0)
-                pytest.fail(f'server did not come up:\n{log.read().decode(errors="replace")[-3000:]}')
-            time.sleep(0.3)
+    "Base URL of `serve('llmft-tiny', api_key=KEY)` running in a subprocess (one torch thread: a tiny model on a shared box)."
+    with start_server('llmft-tiny', env=dict(OMP_NUM_THREADS='1'), meanwhile=lambda: request.getfixturevalue('cm')) as url:
         yield url
-    finally:
-        p.terminate()
-        try: p.wait(10)
-        except subprocess.TimeoutExpired: p.kill(); p.wait()
-        log.close()
 
 @pytest.fixture(scope='module')
 def cm(tiny_model, one_torch_thread):
