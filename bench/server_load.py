@@ -17,11 +17,12 @@ The server runs torch on `--threads` threads (1 by default: a tiny model on a sh
 import argparse, json, os, socket, statistics, subprocess, sys, tempfile, time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 import httpx, openai
 
 KEY = 'bench-key'
-PROMPTS = ['Once upon a time', 'Hi', 'The capital of France is', '2 + 2 =', 'def f(x):', 'Hello there', 'Why is the sky',
-           'Name a colour:']
+PROMPTS = ['Once upon a time', 'Hi', 'The capital of France is', '2 + 2 =', 'def f(x):', 'Hello there',
+           'Why is the sky', 'Name a colour:']
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -30,10 +31,11 @@ def free_port() -> int:
 
 @contextmanager
 def start_server(model='llmft-tiny', env=None, timeout=180, meanwhile=None):
-    "Base URL of `serve(model)` in a subprocess, up and answering `/health`; stopped on exit. `meanwhile()` runs as it starts."
+    "URL of `serve(model)` in a subprocess once `/health` answers; stopped on exit. `meanwhile()` runs as it starts."
     port, log = free_port(), tempfile.TemporaryFile()
     code = f'from llmft.server import serve; serve({model!r}, port={port}, api_key={KEY!r})'
-    p = subprocess.Popen([sys.executable, '-c', code], stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+    env = {**os.environ, **(env or {})}
+    p = subprocess.Popen([sys.executable, '-c', code], stdout=log, stderr=subprocess.STDOUT, env=env)
     url, deadline = f'http://127.0.0.1:{port}', time.time() + timeout
     try:
         if meanwhile: meanwhile()
@@ -75,7 +77,8 @@ def disconnect_mid_stream(url, prompt, max_tokens=64, model='llmft-tiny') -> int
     "Open a streamed request, read two chunks, drop the connection; the chunks read."
     body = dict(model=model, prompt=prompt, max_tokens=max_tokens, temperature=0, stream=True)
     got = 0
-    with httpx.stream('POST', f'{url}/v1/completions', json=body, headers={'Authorization': f'Bearer {KEY}'}, timeout=60) as r:
+    auth = {'Authorization': f'Bearer {KEY}'}
+    with httpx.stream('POST', f'{url}/v1/completions', json=body, headers=auth, timeout=60) as r:
         for line in r.iter_lines():
             if line.startswith('data: '): got += 1
             if got == 2: break
@@ -83,7 +86,8 @@ def disconnect_mid_stream(url, prompt, max_tokens=64, model='llmft-tiny') -> int
 
 def jobs(n=32, max_tokens=16):
     "`n` requests as (kind, prompt, stream, max_tokens): chat and text, streamed and not, lengths varied."
-    return [('chat' if i % 4 < 2 else 'text', PROMPTS[i % len(PROMPTS)], i % 2 == 1, max_tokens + i % 3) for i in range(n)]
+    return [('chat' if i % 4 < 2 else 'text', PROMPTS[i % len(PROMPTS)], i % 2 == 1, max_tokens + i % 3)
+            for i in range(n)]
 
 def load(url, n=32, threads=8, max_tokens=16, model='llmft-tiny') -> dict:
     "Send `jobs(n)` from `threads` threads plus one client that disconnects mid-stream; answers, latencies, timing."
@@ -118,16 +122,18 @@ def main():
     ap.add_argument('--json', help='also write the figures to this file')
     a = ap.parse_args()
     with start_server(a.model, env=dict(OMP_NUM_THREADS=a.threads)) as url:
-        client(url).chat.completions.create(model=a.model, messages=[dict(role='user', content='Hi')], max_tokens=2) # warm
+        ask(client(url), 'chat', 'Hi', False, 2, a.model) # warm up
         b = batching(url, a.max_tokens, a.model)
         print(f"batching: 8 chats of {a.max_tokens} tokens: sequential {b['sequential_s']:.2f} s, concurrent "
               f"{b['concurrent_s']:.2f} s, speed-up {b['speedup']:.2f}x, identical answers: {b['identical']}")
         ld = load(url, model=a.model)
         ok = httpx.get(f'{url}/health').status_code == 200
         print(f"load: 32 requests from 8 threads (+1 dropped mid-stream): {ld['requests_per_s']:.2f} requests/s, "
-              f"p50 {ld['p50_s']:.2f} s, p95 {ld['p95_s']:.2f} s, wall {ld['wall_s']:.2f} s; server answers after: {ok}")
+              f"p50 {ld['p50_s']:.2f} s, p95 {ld['p95_s']:.2f} s, wall {ld['wall_s']:.2f} s; "
+              f"server answers after: {ok}")
     if a.json:
         keep = {k: v for k, v in ld.items() if k not in ('jobs', 'answers')}
-        json.dump(dict(model=a.model, batching=b, load=keep, cpus=os.cpu_count(), threads=a.threads), open(a.json, 'w'), indent=2)
+        res = dict(model=a.model, batching=b, load=keep, cpus=os.cpu_count(), threads=a.threads)
+        Path(a.json).write_text(json.dumps(res, indent=2) + '\n')
 
 if __name__ == '__main__': main()

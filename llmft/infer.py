@@ -143,7 +143,8 @@ def _hf_batch(self: ChatModel, reqs:list,
             if regroup and not all(done) and regroup(input_ids.shape[1] - ids.shape[1]): raise _Regroup
             return torch.tensor(done, device=dev)
     ids, mask, _ = left_pad([r.ids for r in reqs], tok.pad_token_id)
-    kw = reqs[0].kw | dict(max_new_tokens=max(r.max_new for r in reqs), stopping_criteria=StoppingCriteriaList([Feed()]))
+    kw = reqs[0].kw | dict(max_new_tokens=max(r.max_new for r in reqs))
+    kw['stopping_criteria'] = StoppingCriteriaList([Feed()])
     try:
         if reqs[0].seed is not None: torch.manual_seed(reqs[0].seed)
         with torch.no_grad(): self.model.generate(input_ids=ids.to(dev), attention_mask=mask.to(dev), **kw)
@@ -198,7 +199,7 @@ class _Batcher:
                 if r.abort.is_set(): r.end('stop') # its reader left before it started
             if batch := [r for r in batch if not r.done]:
                 self.sizes[len(batch)] += 1
-                self.pending[:0] = cm._hf_batch(batch, self.regroup(batch)) # restarted ones go first, with the newcomers
+                self.pending[:0] = cm._hf_batch(batch, self.regroup(batch)) # restarted: first in line
             del cm
 
 # %% ../nbs/07_infer.ipynb #c7f79d8a
@@ -249,7 +250,8 @@ def generate_ids(self: ChatModel, seqs:list, batch_size=8, **gen) -> list[str]:
     "Replies to prompts given as lists of token ids; `batch_size` applies to `hf`."
     if self.engine == 'vllm': out = self._vllm_batch(seqs, **gen)
     else:
-        kw, out, order = self._gen_kwargs(**gen), [None] * len(seqs), sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+        kw, out = self._gen_kwargs(**gen), [None] * len(seqs)
+        order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
         for b in (order[i:i+batch_size] for i in range(0, len(order), batch_size)):
             reqs = [_Request(seqs[i], kw) for i in b]
             self._hf_batch(reqs)

@@ -210,12 +210,13 @@ def create_app(chat_model: ChatModel, api_key=None, model_name=None, max_tokens_
     def health(): return dict(status='ok', model=name)
 
     @app.get('/v1/models')
-    def models(): return dict(object='list', data=[dict(id=n, object='model', created=created, owned_by='llmft') for n in names])
+    def models():
+        return dict(object='list', data=[dict(id=n, object='model', created=created, owned_by='llmft') for n in names])
 
     def check_model(req):
         if req.model and req.model not in names:
-            raise APIError(404, f"The model `{req.model}` does not exist or you do not have access to it; this server serves "
-                           f"{', '.join(names)}", code='model_not_found')
+            raise APIError(404, f"The model `{req.model}` does not exist or you do not have access to it; "
+                           f"this server serves {', '.join(names)}", code='model_not_found')
 
     def plan(req, ids):
         "Generation keywords for `req`, after checking its limits against the prompt `ids`."

@@ -12,9 +12,9 @@ Q = 'Who are you?'
 
 @pytest.fixture(scope='module')
 def server(tiny_model, request):
-    "Base URL of `serve('llmft-tiny', api_key=KEY)` running in a subprocess (one torch thread: a tiny model on a shared box)."
-    with start_server('llmft-tiny', env=dict(OMP_NUM_THREADS='1'), meanwhile=lambda: request.getfixturevalue('cm')) as url:
-        yield url
+    "Base URL of `serve('llmft-tiny', api_key=KEY)` in a subprocess, on one torch thread (a tiny model, a shared box)."
+    load_cm = lambda: request.getfixturevalue('cm') # load the in-process model while the server starts
+    with start_server('llmft-tiny', env=dict(OMP_NUM_THREADS='1'), meanwhile=load_cm) as url: yield url
 
 @pytest.fixture(scope='module')
 def cm(tiny_model, one_torch_thread):
@@ -111,7 +111,8 @@ TEXTS = ['Once upon a time', 'Hi', 'The capital of France is', '2 + 2 =', 'def f
 def test_concurrent_greedy_equals_sequential(client):
     "8 greedy completions at once (batched together by the server) get the answers they get one at a time."
     def one(i):
-        kw = dict(model='llmft-tiny', prompt=TEXTS[i], temperature=0, max_tokens=4 + 3 * i, stop=['rl'] if i == 1 else None)
+        kw = dict(model='llmft-tiny', prompt=TEXTS[i], temperature=0, max_tokens=4 + 3 * i)
+        if i == 1: kw['stop'] = ['rl']
         if i % 2: return ''.join(c.choices[0].text for c in client.completions.create(stream=True, **kw))
         return client.completions.create(**kw).choices[0].text
     alone = [one(i) for i in range(8)]

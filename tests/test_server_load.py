@@ -12,15 +12,15 @@ import server_load as sl
 
 @pytest.fixture(scope='module')
 def url(tiny_model, request):
-    with sl.start_server('llmft-tiny', env=dict(OMP_NUM_THREADS='1'), meanwhile=lambda: request.getfixturevalue('cm')) as u:
-        yield u
+    load_cm = lambda: request.getfixturevalue('cm') # load the in-process model while the server starts
+    with sl.start_server('llmft-tiny', env=dict(OMP_NUM_THREADS='1'), meanwhile=load_cm) as u: yield u
 
 @pytest.fixture(scope='module')
 def cm(tiny_model, one_torch_thread):
     from llmft.infer import ChatModel
     return ChatModel('llmft-tiny')
 
-def alone(cm, kind, prompt, stream, max_tokens): return _alone(cm, kind, prompt, max_tokens) # streamed or not: one answer
+def alone(cm, kind, prompt, stream, max_tokens): return _alone(cm, kind, prompt, max_tokens) # streamed or not
 
 @functools.cache
 def _alone(cm, kind, prompt, max_tokens):
@@ -33,9 +33,9 @@ def _alone(cm, kind, prompt, max_tokens):
 def test_load(url, cm):
     res = sl.load(url, n=32, threads=8)
     js = res['jobs']
-    assert len(js) == 32 and {(k, s) for k, _, s, _ in js} == {('chat', False), ('chat', True), ('text', False), ('text', True)}
+    assert len(js) == 32 and {(k, s) for k, _, s, _ in js} == {(k, s) for k in ('chat', 'text') for s in (False, True)}
     assert res['answers'] == [alone(cm, *j) for j in js]
-    assert [(f, n) for _, f, n in res['answers']] == [('length', j[3]) for j in js] # complete: each ran to its max_tokens
+    assert [(f, n) for _, f, n in res['answers']] == [('length', j[3]) for j in js] # complete: all its max_tokens
     assert res['dropped_chunks'] == 2
     assert httpx.get(f'{url}/health').json()['status'] == 'ok'
     assert sl.ask(sl.client(url), 'text', 'Hi', True, 5) == alone(cm, 'text', 'Hi', True, 5)
