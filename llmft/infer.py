@@ -189,7 +189,7 @@ class _Batcher:
         while True:
             if not self.pending:
                 try: self.pending.append(self.q.get(timeout=1))
-                except queue.Empty:
+                except Exception: # queue.Empty, named without a global: at exit the module's globals may be gone
                     if self.cm() is None: return
                     continue
                 time.sleep(self.wait)
