@@ -7,7 +7,7 @@ Docs: https://llmft.github.io/llmft/infer.html.md"""
 
 # %% ../nbs/07_infer.ipynb #129de730
 from __future__ import annotations
-import asyncio, collections, itertools, json, math, os, queue, threading, time, typing, uuid, weakref
+import asyncio, atexit, collections, itertools, json, math, os, queue, threading, time, typing, uuid, weakref
 from fastcore.basics import patch
 from pathlib import Path
 from .config import ConfigError, RunConfig, load_config, read_yaml
@@ -155,20 +155,36 @@ def _hf_batch(self: ChatModel, reqs:list,
     return []
 
 # %% ../nbs/07_infer.ipynb #4de69101
+_batchers = weakref.WeakSet()
+
+@atexit.register
+def _stop_batchers():
+    for b in list(_batchers): b.stop()
+
 class _Batcher:
     "A thread that answers queued requests in batches: those that came while a batch ran form the next one."
     def __init__(self, cm:ChatModel, max_batch=8, wait=0.01, regroup_steps=32):
         self.cm, self.max_batch, self.wait = weakref.ref(cm), max_batch, wait # weak: a dropped model ends the thread
-        self.regroup_steps = regroup_steps
+        self.regroup_steps, self.running, self.stopping = regroup_steps, [], False
         self.q, self.pending, self.sizes = queue.SimpleQueue(), [], collections.Counter() # size -> batches started
-        threading.Thread(target=self.run, name='llmft-batcher', daemon=True).start()
+        self.thread = threading.Thread(target=self.run, name='llmft-batcher', daemon=True)
+        self.thread.start()
+        _batchers.add(self)
+
+    def stop(self, timeout=10):
+        "Stop the requests in flight at their next token and end the thread (at exit, so torch is not cut mid-step)."
+        self.stopping = True
+        for r in self.running + self.pending: r.abort.set()
+        self.q.put(None) # wakes an idle thread
+        self.thread.join(timeout)
 
     def submit(self, req:_Request): self.q.put(req)
 
     def drain(self):
         while True:
-            try: self.pending.append(self.q.get_nowait())
+            try: r = self.q.get_nowait()
             except queue.Empty: return
+            if r is not None: self.pending.append(r)
 
     def take(self) -> list:
         "The next batch: the oldest waiting request and up to `max_batch - 1` later ones that sample alike."
@@ -186,12 +202,14 @@ class _Batcher:
         return check
 
     def run(self):
-        while True:
+        while not self.stopping:
             if not self.pending:
-                try: self.pending.append(self.q.get(timeout=1))
+                try: r = self.q.get(timeout=1)
                 except Exception: # queue.Empty, named without a global: at exit the module's globals may be gone
                     if self.cm() is None: return
                     continue
+                if r is None: return
+                self.pending.append(r)
                 time.sleep(self.wait)
             batch, cm = self.take(), self.cm()
             if cm is None: return
@@ -199,6 +217,7 @@ class _Batcher:
                 if r.abort.is_set(): r.end('stop') # its reader left before it started
             if batch := [r for r in batch if not r.done]:
                 self.sizes[len(batch)] += 1
+                self.running = batch
                 self.pending[:0] = cm._hf_batch(batch, self.regroup(batch)) # restarted: first in line
             del cm
 
