@@ -13,11 +13,11 @@ from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from .config import ConfigError, DataArgs, read_utf8
 from .data import find_dataset_dir, load_records
-from .infer import ChatModel
+from .infer import ChatModel, left_pad
 
 # %% auto #0
 __all__ = ['CHOICES', 'EVAL_TEMPLATES', 'read_mc_csv', 'find_task', 'read_mapping', 'MCTask', 'load_task', 'EvalTemplate',
-           'mc_messages', 'choice_ids', 'left_pad', 'next_token_logits', 'EvalResult', 'as_chat_model', 'evaluate',
+           'mc_messages', 'choice_ids', 'next_token_logits', 'EvalResult', 'as_chat_model', 'evaluate',
            'sentence_bleu4', 'bleu4', 'JiebaTokenizer', 'sentence_rouge', 'rouge', 'generate_batch', 'predict',
            'perplexity']
 
@@ -133,14 +133,6 @@ def choice_ids(tokenizer) -> list:
     if any(len(i) != 1 for i in ids): raise ConfigError(f"the tokenizer splits the choice letters into several tokens: {ids}")
     return [i[0] for i in ids]
 
-def left_pad(seqs, pad_id) -> tuple:
-    "(input_ids, attention_mask, position_ids) of id lists padded on the left."
-    import torch
-    n = max(map(len, seqs))
-    ids = torch.tensor([[pad_id] * (n - len(s)) + list(s) for s in seqs])
-    mask = torch.tensor([[0] * (n - len(s)) + [1] * len(s) for s in seqs])
-    return ids, mask, (mask.cumsum(-1) - 1).clamp(min=0)
-
 def _by_length(seqs, bs) -> list:
     idx = sorted(range(len(seqs)), key=lambda i: -len(seqs[i]))
     return [idx[i:i+bs] for i in range(0, len(idx), bs)]
@@ -216,7 +208,7 @@ def evaluate(model_or_run, task='mmlu_demo', task_dir='data_specs', split='test'
     for s, info in t.subjects.items():
         if not qs[s]: continue
         shots = t.questions(s, 'dev')[:n_shot] if n_shot else []
-        seqs = [cm._inputs(mc_messages(q, shots, info['name'], lang))[0].tolist() for q in qs[s]]
+        seqs = [cm.encode(mc_messages(q, shots, info['name'], lang)) for q in qs[s]]
         best = next_token_logits(cm.model, seqs, cm.tokenizer.pad_token_id, batch_size)[:, cids].argmax(-1)
         preds[s] = [CHOICES[i] for i in best.tolist()]
     res = EvalResult.score(t, {s: [q['answer'] for q in v] for s, v in qs.items()}, preds, Path(task).name, n_shot, lang)
@@ -262,18 +254,9 @@ def rouge(predictions, references) -> dict:
 
 # %% ../nbs/07c_evaluation.ipynb #3a536961
 def generate_batch(cm: ChatModel, prompts: list, max_new_tokens=None, batch_size=4) -> list:
-    "Greedy completions of prompt texts, cut at the template's stop words."
-    import torch
-    kw = cm._gen_kwargs(do_sample=False, **({'max_new_tokens': max_new_tokens} if max_new_tokens else {}))
-    seqs, stops, out = [cm.tokenizer.encode(p, add_special_tokens=False) for p in prompts], set(kw['eos_token_id']), [None] * len(prompts)
-    for b in _by_length(seqs, batch_size):
-        ids, mask, _ = left_pad([seqs[i] for i in b], cm.tokenizer.pad_token_id)
-        with torch.no_grad(): g = cm.model.generate(input_ids=ids.to(cm.model.device), attention_mask=mask.to(cm.model.device), **kw)
-        for i, row in zip(b, g[:, ids.shape[1]:].tolist()):
-            text = cm.tokenizer.decode(row[:next((j for j, t in enumerate(row) if t in stops), len(row))], skip_special_tokens=True)
-            for s in cm.template.stop_words: text = text.split(s)[0]
-            out[i] = text.strip()
-    return out
+    "Greedy completions of prompt texts on either engine, cut at the template's stop words."
+    gen = dict(do_sample=False) | ({'max_new_tokens': max_new_tokens} if max_new_tokens else {})
+    return cm.generate_ids([cm.tokenizer.encode(p, add_special_tokens=False) for p in prompts], batch_size, **gen)
 
 def _records(dataset, dataset_dir='data_specs', max_samples=None) -> list:
     if isinstance(dataset, str): dataset = [dataset]

@@ -7,7 +7,7 @@ Docs: https://llmft.github.io/llmft/infer.html.md"""
 
 # %% ../nbs/07_infer.ipynb #129de730
 from __future__ import annotations
-import asyncio, itertools, json, os, threading, typing, uuid, weakref
+import asyncio, atexit, collections, itertools, json, math, os, queue, threading, time, typing, uuid, weakref
 from fastcore.basics import patch
 from pathlib import Path
 from .config import ConfigError, RunConfig, load_config, read_yaml
@@ -16,7 +16,7 @@ from .registry import resolve_model
 from .runs import CONFIG
 
 # %% auto #0
-__all__ = ['ENGINES', 'inference_config', 'ChatModel', 'chat']
+__all__ = ['ENGINES', 'inference_config', 'ChatModel', 'left_pad', 'kv_bytes_per_token', 'kv_cache_gib', 'cpu_kv_cache', 'chat']
 
 # %% ../nbs/07_infer.ipynb #612d092a
 def inference_config(model_or_run, **overrides) -> RunConfig:
@@ -38,6 +38,8 @@ class ChatModel:
                  engine:str|None=None, # hf | vllm; `infer_backend` is an alias
                  vllm_maxlen:int|None=None, # vLLM's max_model_len: prompt plus answer, 1024 when unset
                  vllm_config:dict|None=None, # more `AsyncEngineArgs` for vLLM, e.g. gpu_memory_utilization
+                 max_batch:int=8, # hf: most concurrent requests answered together in one batch
+                 batch_wait:float=0.01, # hf: seconds a first request waits for others sent at the same moment
                  **overrides):
         engine = engine or overrides.pop('infer_backend', None)
         self.cfg = inference_config(model_or_run, **overrides)
@@ -49,17 +51,13 @@ class ChatModel:
         self.loaded = load_model(self.cfg, trainable=False)
         self.model, self.tokenizer = self.loaded.model, self.loaded.tokenizer
         self.template = self.loaded.template.bind(self.tokenizer)
+        self.batcher = _Batcher(self, max_batch, batch_wait)
 
-    def _messages(self, messages):
-        return [dict(role='user', content=messages)] if isinstance(messages, str) else list(messages)
-
-    def _ids(self, messages, system=None, tools=None) -> list:
+    def encode(self, messages, system=None, tools=None) -> list:
+        "Prompt token ids of `messages` (a string is one user turn) in the template; `system=None` is the default one."
+        msgs = [dict(role='user', content=messages)] if isinstance(messages, str) else list(messages)
         system = system if system is not None else self.cfg.data.default_system
-        return self.tokenizer.encode(self.template.render(self._messages(messages), system, tools=tools), add_special_tokens=False)
-
-    def _inputs(self, messages, system=None, tools=None):
-        import torch
-        return torch.tensor([self._ids(messages, system, tools)], device=self.model.device)
+        return self.tokenizer.encode(self.template.render(msgs, system, tools=tools), add_special_tokens=False)
 
     def _stop_ids(self) -> list:
         stops = [self.tokenizer.convert_tokens_to_ids(s) for s in self.template.stop_words] + [self.tokenizer.eos_token_id]
@@ -76,31 +74,152 @@ class ChatModel:
         m = self.cfg.model
         return f"ChatModel({m.adapter_name_or_path or m.model_name_or_path!r}, engine={self.engine!r})"
 
-# %% ../nbs/07_infer.ipynb #56159094
-@patch
-def chat(self: ChatModel, messages, system=None, **gen) -> str:
-    "The model's reply to `messages` (a string or a list of role/content dicts)."
-    if self.engine == 'vllm': return ''.join(self._vllm_texts(self._ids(messages, system), **gen)).strip()
+# %% ../nbs/07_infer.ipynb #ae44fff1
+def left_pad(seqs, pad_id) -> tuple:
+    "(input_ids, attention_mask, position_ids) of id lists padded on the left, so each row ends at the last column."
     import torch
-    ids = self._inputs(messages, system)
-    with torch.no_grad(): out = self.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **self._gen_kwargs(**gen))
-    return self.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip()
+    n = max(map(len, seqs))
+    ids = torch.tensor([[pad_id] * (n - len(s)) + list(s) for s in seqs])
+    mask = torch.tensor([[0] * (n - len(s)) + [1] * len(s) for s in seqs])
+    return ids, mask, (mask.cumsum(-1) - 1).clamp(min=0)
+
+# %% ../nbs/07_infer.ipynb #031022a2
+class _Request:
+    "One prompt waiting for its answer: its ids and settings, the tokens so far, and a queue its reader drains."
+    def __init__(self, ids, kw:dict, seed=None):
+        self.ids, self.kw, self.seed = [int(i) for i in ids], kw, seed
+        self.max_new, self.stops = kw['max_new_tokens'], set(kw['eos_token_id'])
+        self.key = repr(sorted((k, v) for k, v in kw.items() if k != 'max_new_tokens'))
+        if kw['do_sample'] and seed is not None: self.key += uuid.uuid4().hex # alone: its seed decides its answer
+        if kw['repetition_penalty'] != 1: self.key += f'|{len(self.ids)}' # the penalty would count left pads as seen
+        self.toks, self.n, self.sent, self.done = [], 0, '', False
+        self.out, self.abort = queue.SimpleQueue(), threading.Event()
+
+    def step(self, tokenizer, t:int) -> bool:
+        "Take the generated token `t` and queue the text it adds; True when the request is finished."
+        self.n += 1
+        stop = t in self.stops or self.abort.is_set()
+        if not stop: self.toks.append(t)
+        finish = 'stop' if stop else 'length' if self.n >= self.max_new else None
+        text = tokenizer.decode(self.toks, skip_special_tokens=True)
+        if len(text) > len(self.sent) and (finish or not text.endswith('\ufffd')): # hold back half a character
+            self.out.put((text[len(self.sent):], self.n, None)); self.sent = text
+        if finish: self.end(finish)
+        return self.done
+
+    def restart(self):
+        "Forget the tokens so far, to be answered again in a larger batch; text already sent is not sent twice."
+        self.toks, self.n = [], 0
+        return self
+
+    def end(self, finish='length', err=None):
+        "Queue the last item (or the error that ended the batch), once."
+        if not self.done: self.done = True; self.out.put(err or ('', self.n, finish))
+
+    def read(self):
+        "Yield `(text, tokens so far, finish)` up to the last item; closing it stops the request at its next token."
+        try:
+            while True:
+                item = self.out.get()
+                if isinstance(item, BaseException): raise item
+                yield item
+                if item[2] is not None: return
+        finally: self.abort.set()
+
+# %% ../nbs/07_infer.ipynb #8b455135
+class _Regroup(Exception): "Stop a batch to start it again with requests that just came."
 
 @patch
-def stream_chat(self: ChatModel, messages, system=None, **gen):
-    "Yield the reply to `messages` piece by piece as it is generated."
-    if self.engine == 'vllm':
-        yield from self._vllm_texts(self._ids(messages, system), stream=True, **gen)
-        return
+def _hf_batch(self: ChatModel, reqs:list,
+              regroup=None, # called with the steps so far: True stops the batch, to start again with newcomers
+             ) -> list:
+    "Answer `reqs` (alike in sampling) in one left-padded `generate`, each fed its tokens as they come; those to redo."
     import torch
-    from transformers import TextIteratorStreamer
-    ids = self._inputs(messages, system)
-    streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
-    kw = dict(input_ids=ids, attention_mask=torch.ones_like(ids), streamer=streamer, **self._gen_kwargs(**gen))
-    th = threading.Thread(target=lambda: torch.no_grad()(self.model.generate)(**kw), daemon=True)
-    th.start()
-    yield from streamer
-    th.join()
+    from transformers import StoppingCriteria, StoppingCriteriaList
+    tok, dev = self.tokenizer, self.model.device
+    class Feed(StoppingCriteria): # called after every step with the tokens so far: which rows are done
+        def __call__(self, input_ids, scores, **_):
+            done = [r.done or r.step(tok, t) for r, t in zip(reqs, input_ids[:, -1].tolist())]
+            if regroup and not all(done) and regroup(input_ids.shape[1] - ids.shape[1]): raise _Regroup
+            return torch.tensor(done, device=dev)
+    ids, mask, _ = left_pad([r.ids for r in reqs], tok.pad_token_id)
+    kw = reqs[0].kw | dict(max_new_tokens=max(r.max_new for r in reqs))
+    kw['stopping_criteria'] = StoppingCriteriaList([Feed()])
+    try:
+        if reqs[0].seed is not None: torch.manual_seed(reqs[0].seed)
+        with torch.no_grad(): self.model.generate(input_ids=ids.to(dev), attention_mask=mask.to(dev), **kw)
+    except _Regroup: return [r.restart() for r in reqs if not r.done]
+    except Exception as e:
+        for r in reqs: r.end(err=e)
+    for r in reqs: r.end()
+    return []
+
+# %% ../nbs/07_infer.ipynb #4de69101
+_batchers = weakref.WeakSet()
+
+@atexit.register
+def _stop_batchers():
+    for b in list(_batchers): b.stop()
+
+class _Batcher:
+    "A thread that answers queued requests in batches: those that came while a batch ran form the next one."
+    def __init__(self, cm:ChatModel, max_batch=8, wait=0.01, regroup_steps=32):
+        self.cm, self.max_batch, self.wait = weakref.ref(cm), max_batch, wait # weak: a dropped model ends the thread
+        self.regroup_steps, self.running, self.stopping = regroup_steps, [], False
+        self.q, self.pending, self.sizes = queue.SimpleQueue(), [], collections.Counter() # size -> batches started
+        self.thread = threading.Thread(target=self.run, name='llmft-batcher', daemon=True)
+        self.thread.start()
+        _batchers.add(self)
+
+    def stop(self, timeout=10):
+        "Stop the requests in flight at their next token and end the thread (at exit, so torch is not cut mid-step)."
+        self.stopping = True
+        for r in self.running + self.pending: r.abort.set()
+        self.q.put(None) # wakes an idle thread
+        self.thread.join(timeout)
+
+    def submit(self, req:_Request): self.q.put(req)
+
+    def drain(self):
+        while True:
+            try: r = self.q.get_nowait()
+            except queue.Empty: return
+            if r is not None: self.pending.append(r)
+
+    def take(self) -> list:
+        "The next batch: the oldest waiting request and up to `max_batch - 1` later ones that sample alike."
+        self.drain()
+        batch = [r for r in self.pending if r.key == self.pending[0].key][:self.max_batch]
+        self.pending = [r for r in self.pending if r not in batch]
+        return batch
+
+    def regroup(self, batch):
+        "A check for `_hf_batch`: True while a young greedy `batch` has room and alike requests wait."
+        def check(steps):
+            if steps > self.regroup_steps or len(batch) >= self.max_batch or batch[0].kw['do_sample']: return False
+            self.drain()
+            return any(r.key == batch[0].key for r in self.pending)
+        return check
+
+    def run(self):
+        while not self.stopping:
+            if not self.pending:
+                try: r = self.q.get(timeout=1)
+                except Exception: # queue.Empty, named without a global: at exit the module's globals may be gone
+                    if self.cm() is None: return
+                    continue
+                if r is None: return
+                self.pending.append(r)
+                time.sleep(self.wait)
+            batch, cm = self.take(), self.cm()
+            if cm is None: return
+            for r in batch:
+                if r.abort.is_set(): r.end('stop') # its reader left before it started
+            if batch := [r for r in batch if not r.done]:
+                self.sizes[len(batch)] += 1
+                self.running = batch
+                self.pending[:0] = cm._hf_batch(batch, self.regroup(batch)) # restarted: first in line
+            del cm
 
 # %% ../nbs/07_infer.ipynb #c7f79d8a
 @patch
@@ -114,37 +233,17 @@ def stream_ids(self: ChatModel, ids, seed=None, **gen):
         if seed is not None: params.seed = seed
         async def deltas():
             n = 0
-            async for out in self.vllm.generate(TokensPrompt(prompt_token_ids=ids), params, uuid.uuid4().hex, lora_request=self.lora):
+            async for out in self.vllm.generate(TokensPrompt(prompt_token_ids=ids), params, uuid.uuid4().hex,
+                                                lora_request=self.lora):
                 o = out.outputs[0]
                 n += len(o.token_ids)
-                if o.text or o.finish_reason: yield o.text, n, o.finish_reason and ('length' if o.finish_reason == 'length' else 'stop')
+                if o.text or o.finish_reason:
+                    yield o.text, n, o.finish_reason and ('length' if o.finish_reason == 'length' else 'stop')
         yield from self._loop.iterate(deltas())
         return
-    import torch
-    from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
-    kw, abort, res = self._gen_kwargs(**gen), threading.Event(), dict(n=0)
-    class Abort(StoppingCriteria): # also counts the tokens generated
-        def __call__(self, input_ids, scores, **_):
-            res['n'] = input_ids.shape[1] - len(ids)
-            return torch.full((input_ids.shape[0],), abort.is_set(), device=input_ids.device)
-    x = torch.tensor([ids], device=self.model.device)
-    streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
-    def run():
-        try:
-            if seed is not None: torch.manual_seed(seed)
-            with torch.no_grad(): res['out'] = self.model.generate(input_ids=x, attention_mask=torch.ones_like(x), streamer=streamer,
-                                                                    stopping_criteria=StoppingCriteriaList([Abort()]), **kw)
-        except Exception as e: res['err'] = e; streamer.end()
-    th = threading.Thread(target=run, daemon=True)
-    th.start()
-    try:
-        for text in streamer:
-            if text: yield text, res['n'], None
-    finally: abort.set(); th.join()
-    if 'err' in res: raise res['err']
-    new = res['out'][0, len(ids):]
-    full = len(new) >= kw['max_new_tokens'] and new[-1].item() not in kw['eos_token_id']
-    yield '', len(new), 'length' if full else 'stop'
+    req = _Request(ids, self._gen_kwargs(**gen), seed)
+    self.batcher.submit(req)
+    yield from req.read()
 
 @patch(as_prop=True)
 def context_length(self: ChatModel) -> int:
@@ -152,32 +251,37 @@ def context_length(self: ChatModel) -> int:
     if self.engine == 'vllm': self._check_open(); return self.vllm.vllm_config.model_config.max_model_len
     return self.model.config.max_position_embeddings
 
-# %% ../nbs/07_infer.ipynb #145f43db
-def _left_pad(seqs, pad_id):
-    import torch
-    n = max(map(len, seqs))
-    return (torch.tensor([[pad_id]*(n - len(s)) + s for s in seqs]),
-            torch.tensor([[0]*(n - len(s)) + [1]*len(s) for s in seqs]))
+# %% ../nbs/07_infer.ipynb #56159094
+@patch
+def stream_chat(self: ChatModel, messages, system=None, **gen):
+    "Yield the reply to `messages` piece by piece as it is generated."
+    for text, _, _ in self.stream_ids(self.encode(messages, system), **gen):
+        if text: yield text
 
 @patch
-def _generate_ids(self: ChatModel, seqs:list, batch_size=8, **gen) -> list:
-    "Replies to prompts given as lists of token ids."
-    if self.engine == 'vllm': return self._vllm_batch(seqs, **gen)
-    import torch
-    kw, out = self._gen_kwargs(**gen), [None] * len(seqs)
-    stops, order = set(kw['eos_token_id']), sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
-    for b in (order[i:i+batch_size] for i in range(0, len(order), batch_size)):
-        ids, mask = _left_pad([seqs[i] for i in b], self.tokenizer.pad_token_id)
-        with torch.no_grad(): g = self.model.generate(input_ids=ids.to(self.model.device), attention_mask=mask.to(self.model.device), **kw)
-        for i, row in zip(b, g[:, ids.shape[1]:].tolist()):
-            row = row[:next((j for j, t in enumerate(row) if t in stops), len(row))]
-            out[i] = self.tokenizer.decode(row, skip_special_tokens=True).strip()
-    return out
+def chat(self: ChatModel, messages, system=None, **gen) -> str:
+    "The model's reply to `messages` (a string or a list of role/content dicts)."
+    return ''.join(self.stream_chat(messages, system, **gen)).strip()
+
+# %% ../nbs/07_infer.ipynb #145f43db
+@patch
+def generate_ids(self: ChatModel, seqs:list, batch_size=8, **gen) -> list[str]:
+    "Replies to prompts given as lists of token ids; `batch_size` applies to `hf`."
+    if self.engine == 'vllm': out = self._vllm_batch(seqs, **gen)
+    else:
+        kw, out = self._gen_kwargs(**gen), [None] * len(seqs)
+        order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+        for b in (order[i:i+batch_size] for i in range(0, len(order), batch_size)):
+            reqs = [_Request(seqs[i], kw) for i in b]
+            self._hf_batch(reqs)
+            for i, r in zip(b, reqs): out[i] = ''.join(t for t, _, _ in r.read())
+    for s in self.template.stop_words: out = [o.split(s)[0] for o in out]
+    return [o.strip() for o in out]
 
 @patch
 def generate(self: ChatModel, conversations:list, system=None, batch_size=8, **gen) -> list[str]:
     "Replies to each of `conversations` (strings or lists of messages); `batch_size` applies to `hf`."
-    return self._generate_ids([self._ids(c, system) for c in conversations], batch_size=batch_size, **gen)
+    return self.generate_ids([self.encode(c, system) for c in conversations], batch_size=batch_size, **gen)
 
 # %% ../nbs/07_infer.ipynb #8335d6f2
 def _import_vllm():
@@ -231,7 +335,7 @@ def _shutdown(llm, loop):
     if threading.current_thread() is loop.thread: # dropped inside the loop itself: it cannot wait on itself
         llm.shutdown(); loop.loop.call_soon(loop.loop.stop); return
     async def stop():
-        handler = getattr(llm, 'output_handler', None) # stop reading outputs first, so shutdown logs no dead-engine error
+        handler = getattr(llm, 'output_handler', None) # stop reading outputs first: no dead-engine error logged
         if handler is not None: handler.cancel()
         llm.shutdown()
     try: loop.run(stop())
@@ -259,8 +363,10 @@ def _open_vllm(self: ChatModel, maxlen=1024, extra=None):
     if mo.adapter_name_or_path:
         rank = json.loads((Path(mo.adapter_name_or_path)/'adapter_config.json').read_text())['r']
         args.update(enable_lora=True, max_lora_rank=_max_lora_rank(rank))
-        self.lora = LoRARequest(Path(mo.adapter_name_or_path).name or 'adapter', next(_lora_ids), str(mo.adapter_name_or_path))
+        a = Path(mo.adapter_name_or_path)
+        self.lora = LoRARequest(a.name or 'adapter', next(_lora_ids), str(a))
     args.update(extra or {})
+    if dev == 'cpu' and (said := cpu_kv_cache(config, args['max_model_len'], args['dtype'])): print(said, flush=True)
     self._loop = _Loop()
     async def start(): return AsyncLLM.from_engine_args(AsyncEngineArgs(**args))
     try: self.vllm = self._loop.run(start())
@@ -269,32 +375,51 @@ def _open_vllm(self: ChatModel, maxlen=1024, extra=None):
         raise
     self._finalizer = weakref.finalize(self, _shutdown, self.vllm, self._loop)
 
+# %% ../nbs/07_infer.ipynb #671172c3
+_dtype_bytes = dict(float32=4, float=4, bfloat16=2, float16=2, half=2)
+
+def kv_bytes_per_token(config, dtype='float32') -> int:
+    "Bytes of keys and values one token keeps in the cache, over all layers of `config`'s model."
+    c = config.get_text_config() if hasattr(config, 'get_text_config') else config
+    head_dim = getattr(c, 'head_dim', None) or c.hidden_size // c.num_attention_heads
+    kv_heads = getattr(c, 'num_key_value_heads', None) or c.num_attention_heads
+    return 2 * c.num_hidden_layers * kv_heads * head_dim * _dtype_bytes.get(str(dtype).removeprefix('torch.'), 4)
+
+def kv_cache_gib(config, maxlen:int, dtype='float32', seqs=8) -> int:
+    "Whole GiB of KV cache that hold `seqs` sequences of `maxlen` tokens."
+    return max(1, math.ceil(kv_bytes_per_token(config, dtype) * maxlen * seqs / 2**30))
+
+def cpu_kv_cache(config, maxlen:int, dtype='float32', seqs=8) -> str|None:
+    "Set `VLLM_CPU_KVCACHE_SPACE` for the model when the user did not, and say so; None when it was set."
+    if os.environ.get('VLLM_CPU_KVCACHE_SPACE'): return None
+    gib = kv_cache_gib(config, maxlen, dtype, seqs)
+    os.environ['VLLM_CPU_KVCACHE_SPACE'] = str(gib)
+    return (f"llmft: vLLM on the CPU: KV cache of {gib} GiB ({kv_bytes_per_token(config, dtype) // 1024} KiB a token, "
+            f"{seqs} sequences of {maxlen} tokens); set VLLM_CPU_KVCACHE_SPACE (GiB) to choose another size")
+
 # %% ../nbs/07_infer.ipynb #efb655ee
 @patch
 def _sampling(self: ChatModel, stream=False, **gen):
     from vllm import SamplingParams
     from vllm.sampling_params import RequestOutputKind
     kw = self._gen_kwargs(**gen)
-    sample = dict(temperature=kw['temperature'], top_p=kw['top_p'], top_k=kw['top_k'] or 0) if kw['do_sample'] else dict(temperature=0.0)
-    return SamplingParams(max_tokens=kw['max_new_tokens'], repetition_penalty=kw['repetition_penalty'], stop_token_ids=kw['eos_token_id'],
-                          skip_special_tokens=True, output_kind=RequestOutputKind.DELTA if stream else RequestOutputKind.FINAL_ONLY, **sample)
+    sample = (dict(temperature=kw['temperature'], top_p=kw['top_p'], top_k=kw['top_k'] or 0) if kw['do_sample']
+              else dict(temperature=0.0))
+    return SamplingParams(max_tokens=kw['max_new_tokens'], repetition_penalty=kw['repetition_penalty'],
+                          stop_token_ids=kw['eos_token_id'], skip_special_tokens=True,
+                          output_kind=RequestOutputKind.DELTA if stream else RequestOutputKind.FINAL_ONLY, **sample)
 
 @patch
 async def _vllm_gen(self: ChatModel, ids, params):
     "Text pieces of one request to the engine."
     from vllm import TokensPrompt
-    async for out in self.vllm.generate(TokensPrompt(prompt_token_ids=list(ids)), params, uuid.uuid4().hex, lora_request=self.lora):
+    async for out in self.vllm.generate(TokensPrompt(prompt_token_ids=list(ids)), params, uuid.uuid4().hex,
+                                        lora_request=self.lora):
         if out.outputs[0].text: yield out.outputs[0].text
 
 @patch
 def _check_open(self: ChatModel):
     if self.vllm is None: raise RuntimeError(f"{self!r} was closed: open a new ChatModel")
-
-@patch
-def _vllm_texts(self: ChatModel, ids, stream=False, **gen):
-    "Yield the reply to prompt `ids` from the vLLM engine: deltas with `stream`, else the whole text once."
-    self._check_open()
-    yield from self._loop.iterate(self._vllm_gen(ids, self._sampling(stream, **gen)))
 
 @patch
 def _vllm_batch(self: ChatModel, seqs, **gen) -> list:

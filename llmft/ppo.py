@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from transformers import Trainer
 from .config import ConfigError, import_function
-from .processors import _pad
+from .infer import left_pad
 from .reward import ValueHead, ValueHeadSaving, _Logged, add_value_head, base_of, hidden_states, last_index, load_value_head, scores
 
 # %% auto #0
@@ -25,8 +25,8 @@ class PromptCollator:
     "Left-pad prompts (`input_ids`) for generation."
     def __init__(self, pad_token_id): self.pad = pad_token_id
     def __call__(self, rows):
-        ids = [r['input_ids'] for r in rows]
-        return dict(input_ids=_pad(ids, self.pad, 1, left=True), attention_mask=_pad([[1]*len(i) for i in ids], 0, 1, left=True))
+        ids, mask, _ = left_pad([r['input_ids'] for r in rows], self.pad)
+        return dict(input_ids=ids, attention_mask=mask)
 
 def logits_and_values(model, ids, mask, head=None):
     "Next-token logits (fp32) and, with a value `head`, the value at every position."

@@ -261,11 +261,11 @@ def process_stream(records, tok, tpl: Template, d: DataArgs, stage='sft', buffer
     return StreamDataset(gen, buffer_size, seed), rep
 
 # %% ../nbs/03b_processors.ipynb #413cb72e
-def _pad(seqs, value, multiple_of=8, left=False):
+def _pad(seqs, value, multiple_of=8):
     import torch
     n = max(map(len, seqs))
     n = -(-n // multiple_of) * multiple_of
-    return torch.tensor([[value]*(n - len(s)) + list(s) if left else list(s) + [value]*(n - len(s)) for s in seqs])
+    return torch.tensor([list(s) + [value]*(n - len(s)) for s in seqs])
 
 class SFTCollator:
     "Pad rows of `input_ids`/`labels` into a batch of tensors."

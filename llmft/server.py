@@ -6,11 +6,11 @@ Docs: https://llmft.github.io/llmft/server.html.md"""
 
 # %% auto #0
 __all__ = ['cut_stops', 'strip_stream', 'stream_ids', 'APIError', 'error_response', 'Message', 'ChatRequest', 'CompletionRequest',
-           'chat_messages', 'check_tools', 'parse_tool_calls', 'openai_calls', 'model_id', 'KeyAuth', 'create_app',
-           'serve']
+           'chat_messages', 'check_tools', 'parse_tool_calls', 'openai_calls', 'model_id', 'served_names', 'KeyAuth',
+           'create_app', 'serve']
 
 # %% ../nbs/07b_server.ipynb #ad621174
-import asyncio, hmac, json, os, re, threading, time, uuid
+import hmac, json, os, re, time, uuid
 from pathlib import Path
 import anyio
 from fastapi import FastAPI
@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 from .infer import ChatModel
+from .registry import find_entry
 from .templates import TOOL_FORMATS, ToolFormat
 
 # %% ../nbs/07b_server.ipynb #479508c2
@@ -169,6 +170,12 @@ def model_id(cm: ChatModel) -> str:
     m = cm.cfg.model.adapter_name_or_path or cm.cfg.model.model_name_or_path
     return Path(m).name if Path(str(m)).is_dir() else str(m)
 
+def served_names(cm: ChatModel, model_name=None) -> list:
+    "Names a request's `model` may give: the served name first, then the alias, hub id and path it was opened as."
+    m = str(cm.cfg.model.adapter_name_or_path or cm.cfg.model.model_name_or_path)
+    e = None if cm.cfg.model.adapter_name_or_path else find_entry(m)
+    return list(dict.fromkeys(n for n in (model_name, model_id(cm), m, e and e.alias, e and e.hub_id) if n))
+
 def _sse(obj) -> str: return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
 
 def _validation_error(e) -> APIError:
@@ -190,8 +197,8 @@ class KeyAuth:
 # %% ../nbs/07b_server.ipynb #ba1307da
 def create_app(chat_model: ChatModel, api_key=None, model_name=None, max_tokens_limit=4096) -> FastAPI:
     "A FastAPI app serving `chat_model` with OpenAI's `/v1/models`, `/v1/chat/completions` and `/v1/completions`."
-    cm, key, name = chat_model, api_key or os.environ.get('API_KEY'), model_name or model_id(chat_model)
-    ctx, lock, created = cm.context_length, asyncio.Lock(), int(time.time())
+    cm, key, names = chat_model, api_key or os.environ.get('API_KEY'), served_names(chat_model, model_name)
+    name, ctx, created = names[0], cm.context_length, int(time.time())
     app = FastAPI(title='llmft', description=f'OpenAI-compatible API over {name}')
     app.add_exception_handler(APIError, lambda r, e: error_response(e))
     app.add_exception_handler(RequestValidationError, lambda r, e: error_response(_validation_error(e)))
@@ -203,7 +210,13 @@ def create_app(chat_model: ChatModel, api_key=None, model_name=None, max_tokens_
     def health(): return dict(status='ok', model=name)
 
     @app.get('/v1/models')
-    def models(): return dict(object='list', data=[dict(id=name, object='model', created=created, owned_by='llmft')])
+    def models():
+        return dict(object='list', data=[dict(id=n, object='model', created=created, owned_by='llmft') for n in names])
+
+    def check_model(req):
+        if req.model and req.model not in names:
+            raise APIError(404, f"The model `{req.model}` does not exist or you do not have access to it; "
+                           f"this server serves {', '.join(names)}", code='model_not_found')
 
     def plan(req, ids):
         "Generation keywords for `req`, after checking its limits against the prompt `ids`."
@@ -235,44 +248,45 @@ def create_app(chat_model: ChatModel, api_key=None, model_name=None, max_tokens_
             content, calls = parse_tool_calls(text, tf) if tf else (text, [])
             return (content, openai_calls(calls), 'tool_calls') if calls else (text, None, info['finish_reason'])
         if not req.stream:
-            async with lock: text = await anyio.to_thread.run_sync(lambda: ''.join(pieces))
+            text = await anyio.to_thread.run_sync(lambda: ''.join(pieces))
             content, calls, finish = tooled(text)
             c = choice(content, finish)
             if calls: c['message']['tool_calls'] = calls
             return head | dict(choices=[c], usage=usage())
         async def events():
-            async with lock:
-                try:
-                    if chat: yield _sse(head | dict(choices=[dict(index=0, delta=dict(role='assistant', content=''), logprobs=None, finish_reason=None)]))
-                    if tf: # tools: the whole answer, then its calls in one chunk
-                        content, calls, finish = tooled(await anyio.to_thread.run_sync(lambda: ''.join(pieces)))
-                        if content: yield _sse(head | dict(choices=[choice(content)]))
-                        if calls: yield _sse(head | dict(choices=[dict(index=0, delta=dict(tool_calls=[dict(index=i) | c for i, c in enumerate(calls)]),
-                                                                         logprobs=None, finish_reason=None)]))
-                    else:
-                        while (p := await anyio.to_thread.run_sync(next, pieces, None)) is not None: yield _sse(head | dict(choices=[choice(p)]))
-                        finish = info['finish_reason']
-                    yield _sse(head | dict(choices=[choice(None if chat else '', finish)]))
-                    if (req.stream_options or {}).get('include_usage'): yield _sse(head | dict(choices=[], usage=usage()))
-                except Exception as e: yield _sse(dict(error=dict(message=f'{type(e).__name__}: {e}', type='server_error', param=None, code=None)))
-                finally:
-                    with anyio.CancelScope(shield=True): await anyio.to_thread.run_sync(pieces.close)
+            try:
+                if chat: yield _sse(head | dict(choices=[dict(index=0, delta=dict(role='assistant', content=''), logprobs=None, finish_reason=None)]))
+                if tf: # tools: the whole answer, then its calls in one chunk
+                    content, calls, finish = tooled(await anyio.to_thread.run_sync(lambda: ''.join(pieces)))
+                    if content: yield _sse(head | dict(choices=[choice(content)]))
+                    if calls: yield _sse(head | dict(choices=[dict(index=0, delta=dict(tool_calls=[dict(index=i) | c for i, c in enumerate(calls)]),
+                                                                     logprobs=None, finish_reason=None)]))
+                else:
+                    while (p := await anyio.to_thread.run_sync(next, pieces, None)) is not None: yield _sse(head | dict(choices=[choice(p)]))
+                    finish = info['finish_reason']
+                yield _sse(head | dict(choices=[choice(None if chat else '', finish)]))
+                if (req.stream_options or {}).get('include_usage'): yield _sse(head | dict(choices=[], usage=usage()))
+            except Exception as e: yield _sse(dict(error=dict(message=f'{type(e).__name__}: {e}', type='server_error', param=None, code=None)))
+            finally:
+                with anyio.CancelScope(shield=True): await anyio.to_thread.run_sync(pieces.close)
             yield 'data: [DONE]\n\n'
         return StreamingResponse(events(), media_type='text/event-stream')
 
     @app.post('/v1/chat/completions')
     async def chat_completions(req: ChatRequest):
+        check_model(req)
         tf = TOOL_FORMATS.get(getattr(getattr(cm, 'template', None), 'tool_format', '') or '')
         if req.tools and tf is None:
             raise APIError(400, f"this model's chat template ({getattr(cm.template, 'name', '?')}) has no tool format, so it cannot take tools; "
                            f"tools work with the templates {', '.join(TOOL_FORMATS)} and their relatives", 'tools')
         tools, msgs = check_tools(req.tools) if req.tools else None, chat_messages(req.messages, tools=tf is not None)
-        try: ids = cm._ids(msgs, tools=tools)
+        try: ids = cm.encode(msgs, tools=tools)
         except ValueError as e: raise APIError(400, str(e), 'messages')
         return await respond(req, ids, chat=True, tf=tf if tools else None)
 
     @app.post('/v1/completions')
     async def completions(req: CompletionRequest):
+        check_model(req)
         prompts = [req.prompt] if isinstance(req.prompt, str) else req.prompt
         if len(prompts) != 1: raise APIError(400, 'send one prompt per request', 'prompt')
         return await respond(req, cm.tokenizer.encode(prompts[0]), chat=False)

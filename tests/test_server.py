@@ -1,42 +1,20 @@
 """The real server in a subprocess, spoken to by the official `openai` client and by raw HTTP."""
-import os, socket, subprocess, sys, tempfile, time
+import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 import pytest
 
 httpx = pytest.importorskip('httpx')
 openai = pytest.importorskip('openai')
-KEY, Q = 'sekret', 'Who are you?'
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent/'bench'))
+from server_load import KEY, start_server
+Q = 'Who are you?'
 
 @pytest.fixture(scope='module')
 def server(tiny_model, request):
-    "Base URL of `serve('llmft-tiny', api_key=KEY)` running in a subprocess; killed after the module."
-    port, log = _free_port(), tempfile.TemporaryFile()
-    code = f'from llmft.server import serve; serve("llmft-tiny", port={port}, api_key="{KEY}")'
-    env = dict(os.environ, OMP_NUM_THREADS='1') # a tiny model on a shared box: one torch thread is faster
-    p = subprocess.Popen([sys.executable, '-c', code], stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f'http://127.0.0.1:{port}'
-    try:
-        request.getfixturevalue('cm') # load the in-process model while the server starts
-        deadline = time.time() + 120
-        while True:
-            try:
-                if httpx.get(f'{url}/health', timeout=2).status_code == 200: break
-            except httpx.TransportError: pass
-            if p.poll() is not None or time.time() > deadline:
-                log.seek(0)
-                pytest.fail(f'server did not come up:\n{log.read().decode(errors="replace")[-3000:]}')
-            time.sleep(0.3)
-        yield url
-    finally:
-        p.terminate()
-        try: p.wait(10)
-        except subprocess.TimeoutExpired: p.kill(); p.wait()
-        log.close()
+    "Base URL of `serve('llmft-tiny', api_key=KEY)` in a subprocess, on one torch thread (a tiny model, a shared box)."
+    load_cm = lambda: request.getfixturevalue('cm') # load the in-process model while the server starts
+    with start_server('llmft-tiny', env=dict(OMP_NUM_THREADS='1'), meanwhile=load_cm) as url: yield url
 
 @pytest.fixture(scope='module')
 def cm(tiny_model, one_torch_thread):
@@ -63,12 +41,18 @@ def test_chat_matches_chatmodel(client, cm):
     r = ask(client, temperature=0)
     assert r.choices[0].message.content == cm.chat(Q, do_sample=False, max_new_tokens=8)
     assert r.choices[0].finish_reason == 'length' and r.usage.completion_tokens == 8
-    assert r.usage.prompt_tokens == cm._inputs(Q).shape[1]
+    assert r.usage.prompt_tokens == len(cm.encode(Q))
     want = sampled(cm, 3)
     assert want and ask(client, temperature=1.0, seed=3).choices[0].message.content == want
     msgs = [{'role': 'system', 'content': 'You are terse.'}, {'role': 'user', 'content': Q}]
-    r = client.chat.completions.create(model='any-name', messages=msgs, max_tokens=8, temperature=1.0, seed=5)
+    r = client.chat.completions.create(model='llmft-tiny', messages=msgs, max_tokens=8, temperature=1.0, seed=5)
     assert r.choices[0].message.content == sampled(cm, 5, msgs) and r.model == 'llmft-tiny'
+
+def test_unknown_model_is_404(client):
+    with pytest.raises(openai.NotFoundError) as e:
+        client.chat.completions.create(model='gpt-4o', messages=[{'role': 'user', 'content': Q}], max_tokens=8)
+    assert e.value.code == 'model_not_found' and e.value.status_code == 404
+    assert 'The model `gpt-4o` does not exist' in e.value.message and 'this server serves llmft-tiny' in e.value.message
 
 def test_chat_stream(client, cm):
     chunks = list(ask(client, temperature=1.0, seed=3, stream=True))
@@ -120,3 +104,17 @@ def test_concurrent(server, client, cm):
     with ThreadPoolExecutor(8) as ex: got = dict(zip(range(8), ex.map(one, range(8))))
     assert got == want
     assert httpx.get(f'{server}/health').json()['status'] == 'ok'
+
+TEXTS = ['Once upon a time', 'Hi', 'The capital of France is', '2 + 2 =', 'def f(x):', 'Hello there', 'Why is the sky',
+         'Name a colour:']
+
+def test_concurrent_greedy_equals_sequential(client):
+    "8 greedy completions at once (batched together by the server) get the answers they get one at a time."
+    def one(i):
+        kw = dict(model='llmft-tiny', prompt=TEXTS[i], temperature=0, max_tokens=4 + 3 * i)
+        if i == 1: kw['stop'] = ['rl']
+        if i % 2: return ''.join(c.choices[0].text for c in client.completions.create(stream=True, **kw))
+        return client.completions.create(**kw).choices[0].text
+    alone = [one(i) for i in range(8)]
+    with ThreadPoolExecutor(8) as ex: together = list(ex.map(one, range(8)))
+    assert together == alone and len(set(alone)) == 8

