@@ -354,6 +354,7 @@ class Board:
         self.runs = RunsTab(runs_root or 'runs', on_open=self.open_job, chart=chart)
         self.tabs = W.Tab(children=[train, self.runs.widget])
         for i, k in enumerate(('train', 'runs')): self.tabs.set_title(i, _(k))
+        self.tabs.observe(lambda ch: self.runs.refresh() if ch['new'] == 1 else None, 'selected_index')
         self.widget = self.tabs
         if config_or_run is not None: self.open(config_or_run)
         self.changed()

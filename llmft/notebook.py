@@ -29,11 +29,11 @@ def thin(records, max_points=1000) -> list:
 # %% ../nbs/10_notebook.ipynb #d2e3f1f3
 class FigureView:
     "A Plotly figure in a notebook, as a live `FigureWidget` or a PNG `Image`, updated in place by `show`."
-    def __init__(self, chart='auto'):
+    def __init__(self, chart='auto', fig=None):
         self.mode = chart_mode(chart)
         if self.mode == 'widget':
             import plotly.graph_objects as go
-            self.widget = go.FigureWidget()
+            self.widget = go.FigureWidget(fig) # traces present from the start survive a page reload
         else:
             import ipywidgets as W
             self.widget = W.Image(format='png')
@@ -60,7 +60,7 @@ class FigureView:
 class LossCurve(FigureView):
     "A run's curves (train raw and smoothed, eval, lr, grad norm), live; pass it to `train(callbacks=[...])`."
     def __init__(self, title='Training loss', run=None, chart='auto', log=False, max_points=1000):
-        super().__init__(chart)
+        super().__init__(chart, loss_figure((), title, log))
         self.title, self.log, self.max_points = title, log, max_points
         self.records = list(Run(run).metrics) if run else []
         self.refresh()
