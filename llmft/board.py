@@ -21,7 +21,7 @@ __all__ = ['LABELS', 'LANG', 'METHOD_KEYS', 'METHOD_FIELDS', 'MAIN', 'ADVANCED',
 
 # %% ../nbs/12_board.ipynb #acd95f3c
 LABELS = dict(en=dict(
-    train='Train', runs='Runs', model='Model', template='Template', stage='Stage', method='Method', dataset='Datasets',
+    train='Train', runs='Runs', model='Model', template='Template', stage='Stage', method='Method', dataset='Datasets', files='or data files',
     dataset_dir='Dataset folder', main='Hyperparameters', advanced='Advanced', other='Other keys (YAML)', start='Start',
     stop='Stop (save)', cancel='Cancel', resume='Resume', check='Check template & preview data', export_cfg='YAML / command',
     load='Load', load_path='YAML file or run folder', refresh='Refresh', compare='Compare', open='Open', log_scale='Log scale',
@@ -98,6 +98,8 @@ class Form:
         self.dataset_dir = field('dataset_dir', _('dataset_dir'))
         self.dataset = W.SelectMultiple(options=[], description=_('dataset'), layout=W.Layout(width='420px', height='110px'),
                                         style={'description_width': '190px'})
+        self.files = W.Text(value='', placeholder='path/to/data.jsonl, other.json', description=_('files'),
+                            layout=W.Layout(width='420px'), style={'description_width': '190px'}, continuous_update=False)
         self.method_box = W.VBox([field(k) for k in dict.fromkeys(k for ks in METHOD_FIELDS.values() for k in ks)])
         self.main = W.VBox([field(k) for k in MAIN])
         self.advanced = W.VBox([field(k) for k in ADVANCED])
@@ -126,8 +128,10 @@ def list_datasets(self: Form, keep=()):
     try: names = list(load_specs(self.dataset_dir.value or 'data_specs'))
     except ConfigError: names = []
     keep = [*keep, *self.dataset.value]
-    self.dataset.options = list(dict.fromkeys([*names, *keep]))
-    self.dataset.value = tuple(k for k in keep if k in self.dataset.options)
+    self.dataset.options = names
+    self.dataset.value = tuple(k for k in keep if k in names)
+    files = [k for k in keep if k not in names]
+    if files: self.files.value = ', '.join(dict.fromkeys([*filter(None, map(str.strip, self.files.value.split(','))), *files]))
 
 @patch
 def shown(self: Form) -> set:
@@ -149,6 +153,7 @@ def load(self: Form, cfg):
         if isinstance(w, self.W.Dropdown): w.value = v if v in w.options else w.options[0]
         elif isinstance(w, self.W.Checkbox): w.value = bool(v)
         else: w.value = _text(v)
+    self.files.value, self.dataset.value = '', ()
     self.list_datasets(keep=f['dataset'] or [])
     implied = set(METHOD_KEYS[self.method.value])
     rest = {k: v for k, v in f.items() if k not in self.shown() and k not in implied and v != _DEFAULTS.get(k)}
@@ -162,7 +167,8 @@ def values(self: Form) -> dict:
     except yaml.YAMLError as e: raise ConfigError(f"other keys: invalid YAML: {getattr(e, 'problem', e)}") from None
     if not isinstance(d, dict): raise ConfigError("other keys: write one `key: value` per line")
     d.update(METHOD_KEYS[self.method.value], model_name_or_path=self.model.value.strip())
-    if self.dataset.value: d['dataset'] = list(self.dataset.value)
+    files = [x.strip() for x in self.files.value.split(',') if x.strip()]
+    if self.dataset.value or files: d['dataset'] = [*self.dataset.value, *files]
     for k in self.shown() & set(self.fields):
         v = self.fields[k].value
         if isinstance(v, str) and not v.strip(): continue
@@ -343,11 +349,11 @@ class Board:
         self.b_copy.observe(lambda _: self.changed(), 'value')
         self.b_adv.observe(lambda ch: setattr(self.form.advanced.layout, 'display', None if ch['new'] else 'none'), 'value')
         self.form.advanced.layout.display = 'none'
-        for w in [self.form.model, self.form.method, self.form.dataset, self.form.other, *self.form.fields.values()]:
+        for w in [self.form.model, self.form.method, self.form.dataset, self.form.files, self.form.other, *self.form.fields.values()]:
             w.observe(lambda _: self.changed(), 'value')
         f = self.form
         left = W.VBox([W.HBox([self.load_path, self.b_load]), f.model, self.template_info, f.template, f.stage, f.method,
-                       f.method_box, f.dataset_dir, f.dataset])
+                       f.method_box, f.dataset_dir, f.dataset, f.files])
         right = W.VBox([W.HTML(f"<b>{_('main')}</b>"), f.main, self.b_adv, f.advanced, f.other])
         buttons = W.HBox([self.b_start, self.b_stop, self.b_cancel, self.b_resume, self.b_check, self.b_copy])
         train = W.VBox([W.HBox([left, right]), self.estimate, self.message, buttons, self.copy, self.view.widget, self.preview])

@@ -17,8 +17,8 @@ from .config import ConfigError, DataArgs, bundled, decode_utf8, read_utf8, read
 __all__ = ['BUNDLED', 'FORMATS', 'MEDIA', 'DATA_EXTS', 'DEFAULT_COLUMNS', 'DEFAULT_TAGS', 'KTO_LABELS', 'DatasetSpec',
            'find_dataset_dir', 'load_specs', 'usable', 'read_text_rows', 'read_rows', 'text_lines', 'iter_rows',
            'spec_rows', 'fill', 'BadRow', 'kto_label', 'align_alpaca', 'align_conversation', 'aligner', 'LoadReport',
-           'align_rows', 'load_dataset_records', 'record_features', 'interleave', 'load_records', 'stream_records',
-           'split_rows']
+           'align_rows', 'load_dataset_records', 'file_spec', 'specs_for', 'record_features', 'interleave',
+           'load_records', 'stream_records', 'split_rows']
 
 # %% ../nbs/03_data.ipynb #cd16be6d
 BUNDLED = bundled('data_specs')
@@ -335,6 +335,28 @@ def load_dataset_records(s: DatasetSpec, data: DataArgs) -> tuple:
     if not out: raise ConfigError(f"dataset {s.name!r} ({where}): no usable rows. {rep}")
     return out, rep
 
+# %% ../nbs/03_data.ipynb #dd9d84b2
+def file_spec(path) -> DatasetSpec:
+    "A spec for the data file at `path`, its format told by the keys of its first row."
+    p = Path(path).expanduser()
+    if p.suffix == '.txt': return DatasetSpec(name=str(path), file_name=str(p.resolve()), formatting='text', source=str(p))
+    row = next(iter(iter_rows(p)), None)
+    keys = set(row) if isinstance(row, dict) else set()
+    fmt = ('sharegpt' if 'conversations' in keys else 'openai' if 'messages' in keys else
+           'alpaca' if 'instruction' in keys else 'text' if 'text' in keys else None)
+    if fmt is None: raise ConfigError(f"{p}: cannot tell the format of this file from its first row (keys: {sorted(keys) or 'none'}): "
+                                      "alpaca rows have instruction/output, sharegpt rows conversations, OpenAI rows messages, "
+                                      "text rows text; or describe it in a dataset spec")
+    ranking = fmt != 'text' and {'chosen', 'rejected'} <= keys
+    return DatasetSpec(name=str(path), file_name=str(p.resolve()), formatting=fmt, ranking=ranking, source=str(p))
+
+def specs_for(data: DataArgs, names) -> dict:
+    "The specs of `dataset_dir`, plus one for each name that is the path of a data file."
+    specs = load_specs(data.dataset_dir)
+    for n in names or []:
+        if n not in specs and Path(n).expanduser().suffix in DATA_EXTS and Path(n).expanduser().is_file(): specs[n] = file_spec(n)
+    return specs
+
 # %% ../nbs/03_data.ipynb #7a323db7
 def record_features():
     "The Arrow schema of an aligned record (see the table at the top)."
@@ -354,7 +376,7 @@ def interleave(parts, probs=None, seed=42, until='first'):
 def load_records(data: DataArgs, names=None, seed=42, verbose=True, reports=None) -> list:
     "Aligned records of the datasets in `data.dataset` (or `names`), merged by `mix_strategy`."
     # `reports`, a list, receives the `LoadReport` of each dataset
-    specs, parts = load_specs(data.dataset_dir), []
+    specs, parts = specs_for(data, names or data.dataset), []
     for name in names or data.dataset:
         if name not in specs:
             close = difflib.get_close_matches(name, list(specs), n=1)
@@ -371,7 +393,7 @@ def load_records(data: DataArgs, names=None, seed=42, verbose=True, reports=None
 # %% ../nbs/03_data.ipynb #969d4456
 def stream_records(data: DataArgs, seed=42):
     "Aligned records of the config's datasets, read lazily and merged by `mix_strategy`."
-    specs, root = load_specs(data.dataset_dir), find_dataset_dir(data.dataset_dir)
+    specs, root = specs_for(data, data.dataset), find_dataset_dir(data.dataset_dir)
     def one(name):
         s = usable(specs[name])
         if not s.file_name or '://' in s.file_name: raise ConfigError(f"dataset {name!r}: streaming reads local files; {s.source} names no local file_name")
