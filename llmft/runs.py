@@ -262,7 +262,7 @@ class stop_signals:
 class _Tee:
     def __init__(self, stream, f): self.stream, self.f = stream, f
     def write(self, s):
-        self.f.write(s); self.f.flush()
+        if not self.f.closed: self.f.write(s); self.f.flush() # a handler made while teeing may outlive the file
         return self.stream.write(s)
     def flush(self): self.stream.flush()
     def __getattr__(self, k): return getattr(self.stream, k)

@@ -17,6 +17,7 @@ def panel(tmp_path, tiny_model, monkeypatch):
 def test_start_stop_resume(panel):
     b, tmp = panel
     b.form.other.value = 'callbacks: jobhelpers:Slow\n'
+    b.form.fields['max_steps'].value = '30'
     b.b_start.click()
     assert b.b_start.disabled
     curve = b.view.curve.widget.data[0]
@@ -31,9 +32,9 @@ def test_start_stop_resume(panel):
     b.form.other.value = ''
     b.b_resume.click()
     assert b.job.wait(180) == 'finished'
-    wait_for(lambda: 'finished' in b.view.info.value and b.view.bar.value == 10)
-    assert list(b.view.curve.widget.data[0].x) == list(range(1, 11))
-    assert b.job.run.result['steps'] == 10
+    wait_for(lambda: 'finished' in b.view.info.value and b.view.bar.value == 30)
+    assert list(b.view.curve.widget.data[0].x) == list(range(1, 31))
+    assert b.job.run.result['steps'] == 30
     rows = b.runs.refresh()
     assert [(r['state'], r['stage'], r['method']) for r in rows] == [('finished', 'sft', 'lora')]
     b.runs.pick.value = (rows[0]['run'],)

@@ -48,7 +48,7 @@ def test_tools_under_a_template_without_tool_format_fail_before_processing(tok):
     tools = conv('What time is it?', 'Noon.', tools='[{"name": "get_time", "parameters": {}}]')
     with pytest.raises(ConfigError) as e: process([conv('Hi', 'Hello'), tools], tok, get_template('chatml'), DataArgs(overwrite_cache=True))
     assert str(e.value) == ("record 2 uses tools but template 'chatml' has no tool format: set template to one that has "
-                            "(qwen, qwen3, llama3) or drop the tool rows")
+                            "(qwen, qwen3, llama3, qwen3_nothink) or drop the tool rows")
     ds, _ = process([tools], tok, get_template('qwen3'), DataArgs(overwrite_cache=True))
     assert '<tools>' in tok.decode(ds[0]['input_ids'])
 
