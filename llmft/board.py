@@ -21,10 +21,13 @@ __all__ = ['LABELS', 'LANG', 'METHOD_KEYS', 'METHOD_FIELDS', 'MAIN', 'ADVANCED',
 
 # %% ../nbs/12_board.ipynb #acd95f3c
 LABELS = dict(en=dict(
-    train='Train', runs='Runs', model='Model', template='Template', stage='Stage', method='Method', dataset='Datasets', files='or data files',
+    train='Train', runs='Runs', model='Model', template='Template', stage='Stage', method='Method', dataset='Datasets',
+    files='or data files',
     dataset_dir='Dataset folder', main='Hyperparameters', advanced='Advanced', other='Other keys (YAML)', start='Start',
-    stop='Stop (save)', cancel='Cancel', resume='Resume', check='Check template & preview data', export_cfg='YAML / command',
-    load='Load', load_path='YAML file or run folder', refresh='Refresh', compare='Compare', open='Open', log_scale='Log scale',
+    stop='Stop (save)', cancel='Cancel', resume='Resume', check='Check template & preview data',
+    export_cfg='YAML / command',
+    load='Load', load_path='YAML file or run folder', refresh='Refresh', compare='Compare', open='Open',
+    log_scale='Log scale',
     root='Runs folder', fits='fits', no_fit='will not fit', free='free', no_runs='no runs yet'))
 LANG = 'en'
 
@@ -53,9 +56,11 @@ def method_of(cfg: RunConfig) -> str:
 # %% ../nbs/12_board.ipynb #ce36295a
 MAIN = ['learning_rate', 'num_train_epochs', 'max_steps', 'per_device_train_batch_size', 'gradient_accumulation_steps',
         'cutoff_len', 'lr_scheduler_type', 'logging_steps', 'save_steps', 'val_size', 'output_dir']
-ADVANCED = ['warmup_ratio', 'weight_decay', 'max_grad_norm', 'seed', 'max_samples', 'precision', 'flash_attn', 'packing',
+ADVANCED = ['warmup_ratio', 'weight_decay', 'max_grad_norm', 'seed', 'max_samples', 'precision', 'flash_attn',
+            'packing',
             'neat_packing', 'train_on_prompt', 'disable_gradient_checkpointing', 'plot_loss']
-CHOICES = dict(stage=STAGES, precision=PRECISIONS, flash_attn=ATTENTION, quantization_bit=(4, 8), quantization_type=('nf4', 'fp4'),
+CHOICES = dict(stage=STAGES, precision=PRECISIONS, flash_attn=ATTENTION, quantization_bit=(4, 8),
+               quantization_type=('nf4', 'fp4'),
                lr_scheduler_type=('linear', 'cosine', 'constant', 'constant_with_warmup', 'polynomial', 'inverse_sqrt'))
 
 def flat(cfg: RunConfig) -> dict:
@@ -82,24 +87,29 @@ class Form:
         self.W, self.fields = W, {}
         def field(key, label=None):
             d = _DEFAULTS.get(key)
-            if key in CHOICES: w = W.Dropdown(options=list(CHOICES[key]), value=d if d in CHOICES[key] else CHOICES[key][0])
+            if key in CHOICES:
+                w = W.Dropdown(options=list(CHOICES[key]), value=d if d in CHOICES[key] else CHOICES[key][0])
             elif isinstance(d, bool): w = W.Checkbox(value=d, indent=False)
             else: w = W.Text(value=_text(d), continuous_update=False)
             w.description, w.layout, w.style = label or key, W.Layout(width='420px'), {'description_width': '190px'}
             self.fields[key] = w
             return w
         self.model = W.Combobox(options=list(MODELS), value=_DEFAULTS['model_name_or_path'], ensure_option=False,
-                                description=_('model'), layout=W.Layout(width='420px'), style={'description_width': '190px'}, continuous_update=False)
+                                description=_('model'), layout=W.Layout(width='420px'), style={'description_width': '190px'},
+                                continuous_update=False)
         self.template = field('template', _('template'))
         self.template.placeholder = 'from the registry or the tokenizer'
         self.stage = field('stage', _('stage'))
-        self.method = W.Dropdown(options=list(METHOD_KEYS), value='lora', description=_('method'), layout=W.Layout(width='420px'),
+        self.method = W.Dropdown(options=list(METHOD_KEYS), value='lora', description=_('method'),
+                                 layout=W.Layout(width='420px'),
                                  style={'description_width': '190px'})
         self.dataset_dir = field('dataset_dir', _('dataset_dir'))
-        self.dataset = W.SelectMultiple(options=[], description=_('dataset'), layout=W.Layout(width='420px', height='110px'),
+        self.dataset = W.SelectMultiple(options=[], description=_('dataset'),
+                                        layout=W.Layout(width='420px', height='110px'),
                                         style={'description_width': '190px'})
         self.files = W.Text(value='', placeholder='path/to/data.jsonl, other.json', description=_('files'),
-                            layout=W.Layout(width='420px'), style={'description_width': '190px'}, continuous_update=False)
+                            layout=W.Layout(width='420px'), style={'description_width': '190px'},
+                            continuous_update=False)
         self.method_box = W.VBox([field(k) for k in dict.fromkeys(k for ks in METHOD_FIELDS.values() for k in ks)])
         self.main = W.VBox([field(k) for k in MAIN])
         self.advanced = W.VBox([field(k) for k in ADVANCED])
@@ -131,7 +141,8 @@ def list_datasets(self: Form, keep=()):
     self.dataset.options = names
     self.dataset.value = tuple(k for k in keep if k in names)
     files = [k for k in keep if k not in names]
-    if files: self.files.value = ', '.join(dict.fromkeys([*filter(None, map(str.strip, self.files.value.split(','))), *files]))
+    typed = [x.strip() for x in self.files.value.split(',') if x.strip()]
+    if files: self.files.value = ', '.join(dict.fromkeys([*typed, *files]))
 
 @patch
 def shown(self: Form) -> set:
@@ -240,7 +251,8 @@ class RunView:
         err = j.error
         self.error.value = f"<pre style='color:#c00;white-space:pre-wrap'>{html.escape(err)}</pre>" if err else ''
         lines = j.log_tail(8)
-        self.log.value = "<pre style='font-size:11px;max-height:150px;overflow:auto'>" + html.escape('\n'.join(lines)) + '</pre>'
+        pre = "<pre style='font-size:11px;max-height:150px;overflow:auto'>"
+        self.log.value = pre + html.escape('\n'.join(lines)) + '</pre>'
         return state
 
 # %% ../nbs/12_board.ipynb #94ecbee0
@@ -277,7 +289,8 @@ def run_row(j: Job) -> dict:
     res = j.run.result or {}
     losses = [m['loss'] for m in j.metrics if m.get('loss') is not None]
     when = j.status.get('started') or (j.path/CONFIG).stat().st_mtime if (j.path/CONFIG).exists() else None
-    return dict(run=str(j.path), state=j.state, stage=cfg.method.stage if cfg else '', method=method_of(cfg) if cfg else '',
+    return dict(run=str(j.path), state=j.state, stage=cfg.method.stage if cfg else '',
+                method=method_of(cfg) if cfg else '',
                 final_loss=res.get('final_loss', losses[-1] if losses else None),
                 date=datetime.datetime.fromtimestamp(when).strftime('%Y-%m-%d %H:%M') if when else '')
 
@@ -285,7 +298,8 @@ def compare_figure(jobs, title='Train loss (smoothed)'):
     "One Plotly figure with the smoothed train loss of each of `jobs`."
     import plotly.graph_objects as go
     from llmft.runs import smooth, _series
-    fig = go.Figure(layout=dict(title=title, xaxis_title='step', yaxis_title='loss', template='plotly_white', height=360))
+    fig = go.Figure(layout=dict(title=title, xaxis_title='step', yaxis_title='loss', template='plotly_white',
+                                height=360))
     for j in jobs:
         x, y = _series(j.metrics, 'loss')
         fig.add_scatter(x=x, y=smooth(y), mode='lines', name=j.path.name)
@@ -339,24 +353,26 @@ class Board:
         self.copy = W.Textarea(layout=W.Layout(width='840px', height='200px', display='none'))
         self.load_path = W.Text(placeholder=_('load_path'), layout=W.Layout(width='300px'))
         mk = lambda key, style='', icon='': W.Button(description=_(key), button_style=style, icon=icon)
-        self.b_start, self.b_stop, self.b_cancel, self.b_resume = (mk('start', 'success', 'play'), mk('stop', 'warning', 'stop'),
-                                                                   mk('cancel', 'danger', 'times'), mk('resume', 'info', 'repeat'))
+        self.b_start, self.b_stop = mk('start', 'success', 'play'), mk('stop', 'warning', 'stop')
+        self.b_cancel, self.b_resume = mk('cancel', 'danger', 'times'), mk('resume', 'info', 'repeat')
         self.b_check, self.b_load, self.b_copy = mk('check'), mk('load'), W.ToggleButton(description=_('export_cfg'))
         self.b_adv = W.ToggleButton(description=_('advanced'))
         for b, fn in ((self.b_start, self.start), (self.b_stop, self.stop), (self.b_cancel, self.cancel),
                       (self.b_resume, self.resume), (self.b_check, self.check), (self.b_load, self.load_clicked)):
             b.on_click(lambda _, fn=fn: self._safely(fn))
         self.b_copy.observe(lambda _: self.changed(), 'value')
-        self.b_adv.observe(lambda ch: setattr(self.form.advanced.layout, 'display', None if ch['new'] else 'none'), 'value')
+        show_adv = lambda ch: setattr(self.form.advanced.layout, 'display', None if ch['new'] else 'none')
+        self.b_adv.observe(show_adv, 'value')
         self.form.advanced.layout.display = 'none'
-        for w in [self.form.model, self.form.method, self.form.dataset, self.form.files, self.form.other, *self.form.fields.values()]:
-            w.observe(lambda _: self.changed(), 'value')
         f = self.form
-        left = W.VBox([W.HBox([self.load_path, self.b_load]), f.model, self.template_info, f.template, f.stage, f.method,
-                       f.method_box, f.dataset_dir, f.dataset, f.files])
+        for w in [f.model, f.method, f.dataset, f.files, f.other, *f.fields.values()]:
+            w.observe(lambda _: self.changed(), 'value')
+        left = W.VBox([W.HBox([self.load_path, self.b_load]), f.model, self.template_info, f.template, f.stage,
+                       f.method, f.method_box, f.dataset_dir, f.dataset, f.files])
         right = W.VBox([W.HTML(f"<b>{_('main')}</b>"), f.main, self.b_adv, f.advanced, f.other])
         buttons = W.HBox([self.b_start, self.b_stop, self.b_cancel, self.b_resume, self.b_check, self.b_copy])
-        train = W.VBox([W.HBox([left, right]), self.estimate, self.message, buttons, self.copy, self.view.widget, self.preview])
+        train = W.VBox([W.HBox([left, right]), self.estimate, self.message, buttons, self.copy, self.view.widget,
+                        self.preview])
         self.runs = RunsTab(runs_root or 'runs', on_open=self.open_job, chart=chart)
         self.tabs = W.Tab(children=[train, self.runs.widget])
         for i, k in enumerate(('train', 'runs')): self.tabs.set_title(i, _(k))
@@ -379,7 +395,8 @@ def _safely(self: Board, fn):
 @patch
 def say(self: Board, text, error=False):
     "One line under the form."
-    self.message.value = f"<span style='color:{'#c00' if error else '#333'}'>{html.escape(text, quote=False)}</span>" if text else ''
+    color = '#c00' if error else '#333'
+    self.message.value = f"<span style='color:{color}'>{html.escape(text, quote=False)}</span>" if text else ''
 
 @patch
 def changed(self: Board):

@@ -70,7 +70,8 @@ class Job:
         "Why the run failed or died: its recorded error, or the last lines of its log."
         s = self.state
         if s == 'failed': return self.status.get('error') or '\n'.join(self.log_tail(5))
-        if s == 'dead': return 'the training process ended without a word; last log lines:\n' + '\n'.join(self.log_tail(5))
+        if s == 'dead':
+            return 'the training process ended without a word; last log lines:\n' + '\n'.join(self.log_tail(5))
         return None
 
     def __repr__(self):
@@ -117,19 +118,23 @@ LAUNCH = '.launch.yaml'
 def launch(config=None, *, nproc: int|None = None, env: dict|None = None, **overrides) -> Job:
     "Start training `config` with `overrides` in a child process; returns its `Job` at once."
     cfg = load_config(config, **overrides)
-    if not cfg.data.dataset: raise ConfigError("no dataset: set `dataset` to one or more names from data_specs/ (e.g. dataset=identity)")
+    if not cfg.data.dataset:
+        raise ConfigError("no dataset: set `dataset` to one or more names from data_specs/ (e.g. dataset=identity)")
     out = Path(cfg.train.output_dir)
     refuse_finished(cfg)
-    if (j := Job(out)).running: raise ConfigError(f"{out} is in use by another run (PID {j.status.get('pid') or lock_holder(out)}): "
-                                                   f"wait for it, stop it (llmft.attach({str(out)!r}).stop()), or choose another output_dir")
+    if (j := Job(out)).running:
+        raise ConfigError(f"{out} is in use by another run (PID {j.status.get('pid') or lock_holder(out)}): wait for "
+                          f"it, stop it (llmft.attach({str(out)!r}).stop()), or choose another output_dir")
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out/LAUNCH)
     cmd = [sys.executable, '-m', 'llmft', 'train', str(out/LAUNCH), *(['--nproc', str(nproc)] if nproc else [])]
     with open(out/LOG, 'wb' if cfg.train.overwrite_output_dir else 'ab') as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True,
                                 env={**os.environ, 'PYTHONUNBUFFERED': '1', **(env or {})})
     now = time.time()
-    write_json_atomic(dict(state='starting', pid=proc.pid, host=socket.gethostname(), started=now, heartbeat=now, step=0),
+    write_json_atomic(dict(state='starting', pid=proc.pid, host=socket.gethostname(), started=now, heartbeat=now,
+                           step=0),
                       out/STATUS)
     return Job(out, proc)
 
@@ -150,5 +155,5 @@ def list_runs(root='runs') -> list:
     "A `Job` for every run folder under `root`, newest first."
     root = Path(root)
     dirs = {p.parent for pat in (CONFIG, STATUS) for p in root.glob(f'**/{pat}') if 'checkpoint-' not in str(p.parent)}
-    return [Job(d) for d in sorted(dirs, key=lambda d: max((d/f).stat().st_mtime for f in (CONFIG, STATUS) if (d/f).exists()),
-                                   reverse=True)]
+    when = lambda d: max((d/f).stat().st_mtime for f in (CONFIG, STATUS) if (d/f).exists())
+    return [Job(d) for d in sorted(dirs, key=when, reverse=True)]

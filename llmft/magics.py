@@ -17,7 +17,8 @@ __all__ = ['VERBS', 'USAGE', 'llmft_magic', 'load_ipython_extension']
 
 # %% ../nbs/13_magics.ipynb #e87915df
 VERBS = ('train', 'board', 'runs', 'preview', 'stop')
-USAGE = "usage: %llmft train CONFIG [key=value ...] | %%llmft train (YAML in the cell) | board [CONFIG|RUN] | runs [FOLDER] | preview CONFIG | stop RUN"
+USAGE = ("usage: %llmft train CONFIG [key=value ...] | %%llmft train (YAML in the cell) | board [CONFIG|RUN] | "
+         "runs [FOLDER] | preview CONFIG | stop RUN")
 
 def _show(w):
     from IPython.display import display
