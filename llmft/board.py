@@ -333,8 +333,10 @@ class RunsTab:
         return rows
 
     def compare(self):
-        "Overlay the curves of the selected runs."
-        self.chart.show(compare_figure([self.jobs[k] for k in self.pick.value]))
+        "Overlay the selected runs' curves, in a new chart (a reloaded page draws a widget's first traces)."
+        fig = compare_figure([self.jobs[k] for k in self.pick.value])
+        self.chart = FigureView(self.chart.mode, fig).show(fig)
+        self.widget.children = (*self.widget.children[:-1], self.chart.widget)
 
     def open(self):
         "Show the first selected run in the Train tab."
