@@ -263,12 +263,12 @@ class _Tee:
     def __init__(self, stream, f): self.stream, self.f = stream, f
     def write(self, s):
         if not self.f.closed: self.f.write(s); self.f.flush() # a handler made while teeing may outlive the file
-        return self.stream.write(s)
+        return self.stream.write(s) if not self.stream.closed else len(s)
     def flush(self): self.stream.flush()
     def __getattr__(self, k): return getattr(self.stream, k)
 
 class log_to:
-    "Copy stdout and stderr into `path` while active, unless stdout already writes there."
+    "Copy the process's stdout and stderr into `path` while active, unless stdout already writes there."
     def __init__(self, path, append=True): self.path, self.mode, self.f = Path(path), 'a' if append else 'w', None
 
     def _already(self):
@@ -277,7 +277,7 @@ class log_to:
         return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
     def __enter__(self):
-        if self._already(): return self
+        if self._already() or sys.stdout is not sys.__stdout__ or sys.stderr is not sys.__stderr__: return self
         self.f = open(self.path, self.mode, encoding='utf-8')
         self.saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = _Tee(sys.stdout, self.f), _Tee(sys.stderr, self.f)
