@@ -33,7 +33,7 @@ def test_start_stop_resume(panel):
     b.b_resume.click()
     assert b.job.wait(180) == 'finished'
     wait_for(lambda: 'finished' in b.view.info.value and b.view.bar.value == 30)
-    assert list(b.view.curve.widget.data[0].x) == list(range(1, 31))
+    wait_for(lambda: list(b.view.curve.widget.data[0].x) == list(range(1, 31))) # the view's thread draws it
     assert b.job.run.result['steps'] == 30
     rows = b.runs.refresh()
     assert [(r['state'], r['stage'], r['method']) for r in rows] == [('finished', 'sft', 'lora')]
