@@ -13,15 +13,21 @@ import yaml
 
 # %% auto #0
 __all__ = ['GROUPS', 'SHORTCUTS', 'LF_VALUES', 'LF_KEYS', 'LF_UNSUPPORTED', 'RANGES', 'STAGE_KEYS', 'STAGES', 'PREF_LOSSES',
-           'METHODS', 'PRECISIONS', 'MIX', 'ATTENTION', 'ROPE', 'LORA_ONLY', 'GALORE_PROJ', 'ConfigError', 'bundled',
-           'ModelArgs', 'DataArgs', 'MethodArgs', 'TrainArgs', 'GenerateArgs', 'key_groups', 'coerce', 'scalar',
-           'import_function', 'RunConfig', 'in_range', 'range_text', 'check_ranges', 'ConfigWarning', 'unused_keys',
-           'warn_unused', 'did_you_mean', 'validate', 'decode_utf8', 'read_utf8', 'read_yaml', 'load_config', 'to_dict',
-           'save_config']
+           'METHODS', 'PRECISIONS', 'MIX', 'ATTENTION', 'ROPE', 'LORA_ONLY', 'GALORE_PROJ', 'ConfigError',
+           'did_you_mean', 'bundled', 'ModelArgs', 'DataArgs', 'MethodArgs', 'TrainArgs', 'GenerateArgs', 'key_groups',
+           'coerce', 'scalar', 'import_function', 'RunConfig', 'in_range', 'range_text', 'check_ranges',
+           'ConfigWarning', 'unused_keys', 'warn_unused', 'validate', 'decode_utf8', 'read_utf8', 'read_yaml',
+           'load_config', 'to_dict', 'save_config']
 
 # %% ../nbs/00_config.ipynb #a0d71895
 class ConfigError(ValueError):
     "A config the user wrote cannot be run; the message says what to change."
+
+# %% ../nbs/00_config.ipynb #3689c473
+def did_you_mean(value, known) -> str:
+    "' (did you mean X?)' for the closest of `known`, or ''."
+    close = difflib.get_close_matches(str(value), list(known), n=1, cutoff=0.5)
+    return f" (did you mean {close[0]!r}?)" if close else ''
 
 # %% ../nbs/00_config.ipynb #42eb48e2
 def bundled(name) -> Path:
@@ -272,9 +278,8 @@ def _unknown(key, known):
     if name in LF_UNSUPPORTED:
         return ConfigError(f"{key}: a LLaMA-Factory setting that llmft does not support; remove it "
                            "(llmft.config.key_groups() lists ours)")
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-    hint = f" did you mean {close[0]}?" if close else " see llmft.config.key_groups() for the valid keys"
-    return ConfigError(f"unknown config key {key!r}:{hint}")
+    hint = did_you_mean(key, known) or " (see llmft.config.key_groups() for the valid keys)"
+    return ConfigError(f"unknown config key {key!r}{hint}")
 
 # %% ../nbs/00_config.ipynb #452a7b16
 @dataclass
@@ -396,11 +401,6 @@ ATTENTION = ('auto', 'disabled', 'eager', 'sdpa', 'fa2')
 ROPE = ('linear', 'dynamic', 'yarn', 'llama3')
 LORA_ONLY = ('additional_target', 'use_rslora', 'use_dora', 'pissa_init', 'loraplus_lr_ratio', 'loraplus_lr_embedding')
 GALORE_PROJ = ('std', 'reverse_std', 'right', 'left', 'full')
-
-def did_you_mean(value, known) -> str:
-    "' (did you mean X?)' for the closest of `known`, or ''."
-    close = difflib.get_close_matches(str(value), known, n=1, cutoff=0.5)
-    return f" (did you mean {close[0]!r}?)" if close else ''
 
 def _check(ok, msg):
     if not ok: raise ConfigError(msg)

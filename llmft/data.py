@@ -7,11 +7,11 @@ Docs: https://llmft.github.io/llmft/data.html.md"""
 
 # %% ../nbs/03_data.ipynb #c4386df9
 from __future__ import annotations
-import csv, difflib, io, json, random, re, warnings
+import csv, io, json, random, re, warnings
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from .config import ConfigError, DataArgs, bundled, decode_utf8, read_utf8, read_yaml
+from .config import ConfigError, DataArgs, did_you_mean, bundled, decode_utf8, read_utf8, read_yaml
 
 # %% auto #0
 __all__ = ['BUNDLED', 'FORMATS', 'MEDIA', 'DATA_EXTS', 'DEFAULT_COLUMNS', 'DEFAULT_TAGS', 'KTO_LABELS', 'DatasetSpec',
@@ -61,8 +61,8 @@ def _spec(name, d, source):
     for k in d:
         if k == 'unknown': continue
         if k not in known:
-            close = difflib.get_close_matches(k, known, n=1)
-            raise ConfigError(f"{source}: dataset {name!r} has unknown key {k!r}" + (f"; did you mean {close[0]}?" if close else f"; valid keys: {', '.join(known)}"))
+            hint = did_you_mean(k, known) or f"; valid keys: {', '.join(known)}"
+            raise ConfigError(f"{source}: dataset {name!r} has unknown key {k!r}{hint}")
     s = DatasetSpec(name=name, source=str(source), **d)
     if not (s.file_name or s.hf_hub_url or s.cloud_file_name or s.ms_hub_url or s.om_hub_url or s.script_url):
         raise ConfigError(f"{source}: dataset {name!r} names no source: set file_name (or hf_hub_url, cloud_file_name)")
@@ -379,9 +379,8 @@ def load_records(data: DataArgs, names=None, seed=42, verbose=True, reports=None
     specs, parts = specs_for(data, names or data.dataset), []
     for name in names or data.dataset:
         if name not in specs:
-            close = difflib.get_close_matches(name, list(specs), n=1)
-            hint = f" did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"dataset {name!r} is not described in {find_dataset_dir(data.dataset_dir)}:{hint} known: {', '.join(specs)}")
+            raise ConfigError(f"dataset {name!r}{did_you_mean(name, specs)} is not described in "
+                              f"{find_dataset_dir(data.dataset_dir)}; known: {', '.join(specs)}")
         recs, rep = load_dataset_records(specs[name], data)
         if verbose and rep.skipped: print(f"data: {rep}")
         if reports is not None: reports.append(rep)

@@ -7,19 +7,18 @@ Docs: https://llmft.github.io/llmft/exporter.html.md"""
 
 # %% ../nbs/07d_exporter.ipynb #7425e806
 from __future__ import annotations
-import copy, difflib, json, os, re, shutil
+import copy, json, os, re, shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from .config import ConfigError, RunConfig, load_config
+from .config import ConfigError, RunConfig, did_you_mean, load_config
 from .infer import inference_config
-from .model import load_model
+from .model import DTYPE_NAMES, load_model
 from .registry import resolve_model
 from .runs import CONFIG
 from .templates import AutoTemplate, to_jinja
 
 # %% auto #0
-__all__ = ['PROMPTS', 'FORMATS', 'check_shard_size', 'export_config', 'stop_ids', 'chat_template', 'ExportReport', 'ParityError',
-           'export']
+__all__ = ['PROMPTS', 'FORMATS', 'check_shard_size', 'export_config', 'chat_template', 'ExportReport', 'ParityError', 'export']
 
 # %% ../nbs/07d_exporter.ipynb #9841fdb2
 def check_shard_size(size):
@@ -53,11 +52,6 @@ def _logits(model, ids):
 def _diff(a, b) -> float: return (a - b).abs().max().item()
 
 # %% ../nbs/07d_exporter.ipynb #734060d4
-def stop_ids(tok, template) -> list:
-    "Ids that end an answer: the template's stop words and the tokenizer's EOS."
-    ids = [tok.convert_tokens_to_ids(s) for s in template.stop_words] + [tok.eos_token_id]
-    return sorted({i for i in ids if i is not None and i != tok.unk_token_id})
-
 def chat_template(template, tok) -> str|None:
     "The jinja `chat_template` to save: ours, or the tokenizer's own for `auto` and thinking templates."
     return tok.chat_template if isinstance(template, AutoTemplate) or template.thinking else to_jinja(template)
@@ -94,7 +88,6 @@ class ParityError(RuntimeError):
 # %% ../nbs/07d_exporter.ipynb #348e2a36
 _DTYPES = dict(fp32='fp32', float32='fp32', f32='fp32', fp16='fp16', float16='fp16', f16='fp16', half='fp16',
                bf16='bf16', bfloat16='bf16', q8_0='q8_0', Q8_0='q8_0')
-_TORCH = dict(fp32='float32', fp16='float16', bf16='bfloat16')
 
 def _dtype(dtype, base) -> str:
     "`dtype` as fp32 | fp16 | bf16; `None` is the base model's own."
@@ -108,7 +101,7 @@ def _to(model, dtype: str, matrices_only=False):
     "Cast `model`'s parameters, not its buffers (RoPE frequencies stay fp32), to `dtype`."
     import torch
     for p in model.parameters():
-        if not matrices_only or p.ndim > 1: p.data = p.data.to(getattr(torch, _TORCH[dtype]))
+        if not matrices_only or p.ndim > 1: p.data = p.data.to(getattr(torch, DTYPE_NAMES[dtype]))
     return model
 
 def _round(model, dtype: str, matrices_only=False):
@@ -143,7 +136,7 @@ def _swap_in(tmp: Path, out: Path):
     shutil.rmtree(old, ignore_errors=True)
 
 def _save_hf(model, tok, template, out: Path, shard_size, dtype):
-    model.generation_config.eos_token_id = stop_ids(tok, template)
+    model.generation_config.eos_token_id = template.stop_ids(tok)
     model.generation_config.pad_token_id = tok.pad_token_id
     _to(model, dtype).save_pretrained(out, max_shard_size=shard_size)
     _to(model, 'fp32')
@@ -202,7 +195,7 @@ def _write_gguf(model, tok, template, path: Path, dtype: str, name: str):
     w.add_token_list(v['tokens']); w.add_token_types(v['types']); w.add_token_merges(v['merges'])
     for key, i in dict(bos=tok.bos_token_id, eos=tok.eos_token_id, unk=tok.unk_token_id, pad=tok.pad_token_id).items():
         if i is not None: getattr(w, f'add_{key}_token_id')(i)
-    stops = [i for i in stop_ids(tok, template) if i != tok.eos_token_id]
+    stops = [i for i in template.stop_ids(tok) if i != tok.eos_token_id]
     if stops: w.add_eot_token_id(stops[0])
     w.add_add_bos_token(bool(tok.bos_token_id is not None and tok.encode('a')[:1] == [tok.bos_token_id]))
     if (ct := chat_template(template, tok)): w.add_chat_template(ct)
@@ -240,8 +233,7 @@ def export(run_or_config, out_dir, format='safetensors', shard_size='2GB', dtype
     "Merge a run's adapter into its base and write it to `out_dir` as safetensors shards or GGUF; check parity."
     from peft import PeftModel
     if format not in FORMATS:
-        hint = difflib.get_close_matches(str(format), FORMATS, n=1)
-        raise ConfigError(f"format={format!r}: use safetensors or gguf" + (f" (did you mean {hint[0]!r}?)" if hint else ''))
+        raise ConfigError(f"format={format!r}{did_you_mean(format, FORMATS)}: use safetensors or gguf")
     shard_size, out = check_shard_size(shard_size), Path(out_dir)
     _refuse_full(out, overwrite)
     cfg = export_config(run_or_config)

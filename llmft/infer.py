@@ -11,7 +11,7 @@ import asyncio, atexit, collections, itertools, json, math, os, queue, threading
 from fastcore.basics import patch
 from pathlib import Path
 from .config import ConfigError, RunConfig, load_config, read_yaml
-from .model import choose_template, load_model, tokenizer_for, pick_precision
+from .model import DTYPE_NAMES, choose_template, load_model, tokenizer_for, pick_precision
 from .registry import resolve_model
 from .runs import CONFIG
 
@@ -59,14 +59,10 @@ class ChatModel:
         system = system if system is not None else self.cfg.data.default_system
         return self.tokenizer.encode(self.template.render(msgs, system, tools=tools), add_special_tokens=False)
 
-    def _stop_ids(self) -> list:
-        stops = [self.tokenizer.convert_tokens_to_ids(s) for s in self.template.stop_words] + [self.tokenizer.eos_token_id]
-        return sorted({s for s in stops if s is not None})
-
     def _gen_kwargs(self, **kw):
         g = {**vars(self.cfg.generate), **kw}
         out = dict(max_new_tokens=g['max_new_tokens'], do_sample=g['do_sample'], repetition_penalty=g['repetition_penalty'],
-                   eos_token_id=self._stop_ids(), pad_token_id=self.tokenizer.pad_token_id)
+                   eos_token_id=self.template.stop_ids(self.tokenizer), pad_token_id=self.tokenizer.pad_token_id)
         if g['do_sample']: out.update(temperature=g['temperature'], top_p=g['top_p'], top_k=g['top_k'])
         return out
 
@@ -322,7 +318,6 @@ class _Loop:
 
 # %% ../nbs/07_infer.ipynb #b2a4c1eb
 _lora_ids = itertools.count(1)
-_dtype_names = dict(bf16='bfloat16', fp16='float16', fp32='float32')
 
 def _max_lora_rank(r: int) -> int:
     "The smallest rank vLLM accepts as `max_lora_rank` that holds an adapter of rank `r`."
@@ -356,7 +351,7 @@ def _open_vllm(self: ChatModel, maxlen=1024, extra=None):
     self.template = choose_template(self.cfg, r, config.model_type).bind(self.tokenizer)
     prec, dev, _ = pick_precision(mo.precision)
     ctx = getattr(config.get_text_config(), 'max_position_embeddings', None) or maxlen
-    args = dict(model=r.path, dtype='float32' if dev == 'cpu' else _dtype_names[prec], enforce_eager=True,
+    args = dict(model=r.path, dtype='float32' if dev == 'cpu' else DTYPE_NAMES[prec], enforce_eager=True,
                 max_model_len=min(maxlen, ctx), trust_remote_code=mo.trust_remote_code, seed=self.cfg.train.seed,
                 generation_config='vllm', disable_log_stats=True)
     self.lora = None

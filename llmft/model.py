@@ -16,7 +16,7 @@ from .templates import Template, TEMPLATES, get_template
 from .s2attn import enable_s2_attention
 
 # %% auto #0
-__all__ = ['PREQUANTIZED', 'cpu_has_bf16', 'pick_precision', 'choose_template', 'pick_attention', 'configure_rope',
+__all__ = ['PREQUANTIZED', 'DTYPE_NAMES', 'cpu_has_bf16', 'pick_precision', 'choose_template', 'pick_attention', 'configure_rope',
            'quantization_config', 'prequantized_note', 'load_tokenizer', 'tokenizer_path', 'lora_targets',
            'lora_config', 'attach_lora', 'adapter_paths', 'load_adapters', 'add_special_tokens', 'tokenizer_for',
            'add_new_tokens', 'embedding_modules', 'decoder_layers', 'freeze_layers', 'galore_targets', 'galore_args',
@@ -132,7 +132,7 @@ def tokenizer_path(cfg: RunConfig, model_path) -> str:
     last = adapter_paths(cfg)[-1:]
     return last[0] if last and (Path(last[0])/'tokenizer_config.json').exists() else model_path
 
-_dtypes = dict(bf16='bfloat16', fp16='float16', fp32='float32')
+DTYPE_NAMES = dict(bf16='bfloat16', fp16='float16', fp32='float32') # a precision's torch dtype name
 
 def lora_targets(cfg: RunConfig):
     "PEFT `target_modules` for `lora_target`: `all` means every linear layer but the output head."
@@ -308,7 +308,7 @@ def load_model(cfg: RunConfig, trainable=True) -> Loaded:
     mo, ft = cfg.model, cfg.method.finetuning_type
     r = resolve_model(mo.model_name_or_path)
     prec, dev, why = pick_precision(mo.precision)
-    dtype = getattr(torch, _dtypes['fp32' if dev == 'cpu' or (trainable and ft == 'full') else prec])
+    dtype = getattr(torch, DTYPE_NAMES['fp32' if dev == 'cpu' or (trainable and ft == 'full') else prec])
     quant = quantization_config(cfg, dtype)
     config = AutoConfig.from_pretrained(r.path, trust_remote_code=mo.trust_remote_code)
     notes = [n for n in [configure_rope(config, cfg), prequantized_note(config, cfg, trainable)] if n]

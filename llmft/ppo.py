@@ -8,6 +8,7 @@ Docs: https://llmft.github.io/llmft/ppo.html.md"""
 from __future__ import annotations
 import copy, json
 from contextlib import nullcontext
+from fastcore.basics import patch
 from pathlib import Path
 import torch
 from transformers import Trainer
@@ -18,7 +19,7 @@ from .reward import ValueHead, ValueHeadSaving, _Logged, add_value_head, base_of
 # %% auto #0
 __all__ = ['PPO_STATE', 'CLIP', 'CLIP_VALUE', 'VF_COEF', 'PromptCollator', 'logits_and_values', 'answer_logprobs', 'answer_mask',
            'masked_mean', 'whiten', 'gae', 'AdaptiveKL', 'RunningMoments', 'is_function_spec', 'answer_length',
-           'load_reward', 'RolloutSampler', 'PPOTrainer', 'ref_logprobs', 'score', 'rollout', 'build_trainer']
+           'load_reward', 'RolloutSampler', 'PPOTrainer', 'ref_logprobs', 'score', 'build_trainer']
 
 # %% ../nbs/06e_ppo.ipynb #71c56eef
 class PromptCollator:
@@ -133,7 +134,7 @@ PPO_STATE = 'ppo_state.json' # the KL coefficient and score statistics, so a res
 class PPOTrainer(ValueHeadSaving, _Logged, Trainer):
     "PPO on one shared base: each trainer step is one minibatch update on a cached rollout."
     adapters = ['default']
-    def __init__(self, *a, cfg, reward_fn=None, mini_batch_size=None, ref_model=None, reward=(None, None, False), stop_words=(), **kw):
+    def __init__(self, *a, cfg, reward_fn=None, mini_batch_size=None, ref_model=None, reward=(None, None, False), stop_ids=(), **kw):
         super().__init__(*a, **kw)
         self.model_accepts_loss_kwargs = False
         m, g = cfg.method, cfg.generate
@@ -144,7 +145,7 @@ class PPOTrainer(ValueHeadSaving, _Logged, Trainer):
         self.temperature = g.temperature if g.do_sample else 1.0
         self.gen = dict(max_new_tokens=g.max_new_tokens, do_sample=g.do_sample, temperature=g.temperature, top_p=g.top_p, top_k=g.top_k,
                         repetition_penalty=g.repetition_penalty, pad_token_id=self.processing_class.pad_token_id)
-        self.stop_ids = {self.processing_class.eos_token_id, *self.processing_class.convert_tokens_to_ids(list(stop_words))} - {None}
+        self.stop_ids = set(stop_ids) or {self.processing_class.eos_token_id} # the template's (`Template.stop_ids`)
         self.buffer, self.schedule = None, []
 
     def _save(self, output_dir=None, state_dict=None):
@@ -188,8 +189,9 @@ def score(self, model, prompts, seq, mask, answers, amask):
     try: return scores(model, seq, mask, self.reward_head).float()
     finally: model.set_adapter('default')
 
+@patch
 @torch.no_grad()
-def rollout(self, model, inputs):
+def rollout(self: PPOTrainer, model, inputs):
     "Generate from the prompts of `inputs` and build the experience PPO learns from."
     m = self.accelerator.unwrap_model(model)
     m.eval()
@@ -217,12 +219,12 @@ def rollout(self, model, inputs):
     self.kl.update(kl.sum(-1).mean().item(), len(s))
     return dict(seq=seq, mask=mask, start=P, logp=logp, values=values, adv=whiten(adv, amask), ret=ret, amask=amask, prompts=prompts)
 
-PPOTrainer.rollout = rollout
 
 # %% ../nbs/06e_ppo.ipynb #74ca510f
 CLIP, CLIP_VALUE, VF_COEF = 0.2, 0.2, 0.1
 
-def _training_step(self, model, inputs, num_items_in_batch=None):
+@patch
+def training_step(self: PPOTrainer, model, inputs, num_items_in_batch=None):
     b = self.buffer
     if b is None or not self.schedule or not torch.equal(b['prompts'], inputs['input_ids'].to(b['prompts'].device)):
         self.buffer = b = self.rollout(model, self._prepare_inputs(inputs))
@@ -232,7 +234,8 @@ def _training_step(self, model, inputs, num_items_in_batch=None):
     mb = {k: v[idx] if torch.is_tensor(v) and k != 'prompts' else v for k, v in b.items()}
     return Trainer.training_step(self, model, mb, num_items_in_batch)
 
-def _compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+@patch
+def compute_loss(self: PPOTrainer, model, inputs, return_outputs=False, num_items_in_batch=None):
     P, am = inputs['start'], inputs['amask']
     logits, v = logits_and_values(model, inputs['seq'], inputs['mask'], self.accelerator.unwrap_model(model).v_head)
     logp, v = answer_logprobs(logits, inputs['seq'], P, self.temperature), v[:, P-1:-1].float()
@@ -245,7 +248,6 @@ def _compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=
     loss = pg + VF_COEF * vf
     return (loss, logits) if return_outputs else loss
 
-PPOTrainer.training_step, PPOTrainer.compute_loss = _training_step, _compute_loss
 
 # %% ../nbs/06e_ppo.ipynb #12a44603
 def build_trainer(cfg, ld, args, train_ds, eval_ds, callbacks, optimizers=(None, None), reward_fn=None):
@@ -265,4 +267,5 @@ def build_trainer(cfg, ld, args, train_ds, eval_ds, callbacks, optimizers=(None,
     if ref is not None: del ref.v_head
     return PPOTrainer(model=ld.model, args=args, train_dataset=train_ds, data_collator=PromptCollator(ld.tokenizer.pad_token_id),
                       processing_class=ld.tokenizer, callbacks=callbacks, optimizers=optimizers, cfg=cfg, reward_fn=fn,
-                      mini_batch_size=mini, ref_model=ref, reward=reward, stop_words=ld.template.stop_words)
+                      mini_batch_size=mini, ref_model=ref, reward=reward,
+                      stop_ids=ld.template.stop_ids(ld.tokenizer))

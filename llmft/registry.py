@@ -6,11 +6,11 @@ Docs: https://llmft.github.io/llmft/registry.html.md"""
 
 # %% ../nbs/01_registry.ipynb #e61f29e4
 from __future__ import annotations
-import difflib, importlib.util, os, shutil, socket
+import importlib.util, os, shutil, socket
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
-from .config import ConfigError
+from .config import ConfigError, did_you_mean
 
 # %% auto #0
 __all__ = ['FAMILIES', 'MODELS', 'BUILDERS', 'Family', 'family_of', 'ModelEntry', 'find_entry', 'llmft_home', 'hub_available',
@@ -141,9 +141,8 @@ class Resolved:
     alias: str|None = None
 
 def _unknown_model(name):
-    close = difflib.get_close_matches(name.lower(), list(MODELS), n=1, cutoff=0.5)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    return ConfigError(f"unknown model {name!r}: not a folder, a .gguf file, a hub id (org/name) or a known alias.{hint} "
+    return ConfigError(f"unknown model {name!r}{did_you_mean(name.lower(), MODELS)}: not a folder, a .gguf file, "
+                       f"a hub id (org/name) or a known alias. "
                        f"Known aliases: {', '.join(MODELS)}")
 
 def resolve_model(name: str) -> Resolved:

@@ -7,9 +7,10 @@ Docs: https://llmft.github.io/llmft/templates.html.md"""
 
 # %% ../nbs/02_templates.ipynb #26d7c122
 from __future__ import annotations
-import dataclasses, difflib, json, re
+import dataclasses, json, re
 from dataclasses import dataclass, field
-from .config import ConfigError
+from fastcore.basics import patch
+from .config import ConfigError, did_you_mean
 
 # %% auto #0
 __all__ = ['TEMPLATES', 'LF_TEMPLATES', 'TOOL_FORMATS', 'IGNORE', 'CHECK_CONVERSATIONS', 'tool_calls', 'Template', 'get_template',
@@ -71,7 +72,8 @@ class Template:
         return ''.join(p + a for p, a in self.pairs(messages, system, tools, enable_thinking))
 
 # %% ../nbs/02_templates.ipynb #97e0a81d
-def _pairs(self: Template, messages, system=None, tools=None, enable_thinking=True):
+@patch
+def pairs(self: Template, messages, system=None, tools=None, enable_thinking=True):
     "Split `messages` into (prompt text, answer text) pairs, one per assistant turn."
     msgs = list(messages)
     if msgs and msgs[0]['role'] == 'system': system, msgs = msgs[0]['content'], msgs[1:]
@@ -105,6 +107,7 @@ def _pairs(self: Template, messages, system=None, tools=None, enable_thinking=Tr
     else: out.append([pending + f(self.header) + (_EMPTY_THINK if self.thinking and not enable_thinking else ''), ''])
     return [tuple(o) for o in out]
 
+@patch
 def _answer(self: Template, tf, role, c, tx, after_query, last, enable_thinking=True):
     "The answer text of one turn: plain content, tool calls, with or without its `<think>` block."
     body, r = self._calls(tf, c) if role == 'tool_call' else tx(c), ''
@@ -114,7 +117,6 @@ def _answer(self: Template, tf, role, c, tx, after_query, last, enable_thinking=
     if self.thinking and after_query and (last or r): body = f"<think>\n{r.strip(chr(10))}\n</think>\n\n{body.lstrip(chr(10))}"
     return body
 
-Template.pairs, Template._answer = _pairs, _answer
 
 # %% ../nbs/02_templates.ipynb #2d3b7ea0
 _chatml = dict(system='<|im_start|>system\n{content}<|im_end|>\n', user='<|im_start|>user\n{content}<|im_end|>\n',
@@ -172,9 +174,8 @@ def get_template(name: str, tokenizer=None) -> Template:
     "The registered template `name` (bound to `tokenizer` if given), or an error naming the closest one."
     name = LF_TEMPLATES.get(name, name)
     if name not in TEMPLATES:
-        close = difflib.get_close_matches(name, [*TEMPLATES, *LF_TEMPLATES], n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(f"unknown template {name!r}.{hint} Known templates: {', '.join(TEMPLATES)}")
+        hint = did_you_mean(name, [*TEMPLATES, *LF_TEMPLATES])
+        raise ConfigError(f"unknown template {name!r}{hint}; known templates: {', '.join(TEMPLATES)}")
     return TEMPLATES[name].bind(tokenizer) if tokenizer is not None else TEMPLATES[name]
 
 # %% ../nbs/02_templates.ipynb #620c74e7
@@ -209,19 +210,20 @@ TOOL_FORMATS = dict(
         call='{"name": "{name}", "parameters": {arguments}}', multi=None,
         result='<|start_header_id|>ipython<|end_header_id|>\n\n{content}<|eot_id|>', quote=True))
 
+@patch
 def _tool_format(self: Template):
     "This template's `ToolFormat`, or an error naming the templates that have one."
     if self.tool_format not in TOOL_FORMATS:
         raise ValueError(f"template {self.name!r} has no tool format; tools work with {', '.join(n for n, t in TEMPLATES.items() if t.tool_format)}")
     return TOOL_FORMATS[self.tool_format]
 
+@patch
 def _calls(self: Template, tf, content):
     "The text of a `tool_call` turn's calls."
     calls = tool_calls(content)
     if tf.multi is None and len(calls) > 1: raise ValueError(f"template {self.name!r} writes one tool call per turn; this turn has {len(calls)}")
     return (tf.multi or '').join(_fill(tf.call, name=c['name'], arguments=_json(c['arguments'])) for c in calls)
 
-Template._tool_format, Template._calls = _tool_format, _calls
 
 # %% ../nbs/02_templates.ipynb #11c1d8df
 def hf_messages(messages, system=None) -> list:
@@ -286,6 +288,13 @@ def encode(template: Template, tokenizer, messages, system=None, train_on_prompt
         ids += p + a
         labels += (p if train_on_prompt else [IGNORE]*len(p)) + a
     return ids, labels
+
+# %% ../nbs/02_templates.ipynb #4e591d37
+@patch
+def stop_ids(self: Template, tokenizer) -> list:
+    "Token ids that end an answer: the template's stop words and `tokenizer`'s EOS, never the unknown token."
+    ids = [tokenizer.convert_tokens_to_ids(s) for s in self.stop_words] + [tokenizer.eos_token_id]
+    return sorted({i for i in ids if i is not None and i != tokenizer.unk_token_id})
 
 # %% ../nbs/02_templates.ipynb #98be7901
 CHECK_CONVERSATIONS = [

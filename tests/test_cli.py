@@ -46,7 +46,7 @@ def test_finished_run_is_not_overwritten_and_unfinished_resumes(llmft_cmd, tiny_
     assert json.loads((tmp_path/'run'/'result.json').read_text())['steps'] == 4
 
 @pytest.mark.parametrize('args,message', [
-    (['lora_rnak=4'], 'did you mean lora_rank?'),
+    (['lora_rnak=4'], "unknown config key 'lora_rnak' (did you mean 'lora_rank'?)"),
     (['model=smollm3-135m'], 'Known aliases: smollm2-135m-instruct'),
     (['dataset=identty'], "did you mean 'identity'?"),
     (['stage=dpp'], "stage='dpp' is not a stage"),
