@@ -16,7 +16,17 @@ from .registry import resolve_model
 from .runs import CONFIG
 
 # %% auto #0
-__all__ = ['ENGINES', 'inference_config', 'ChatModel', 'left_pad', 'kv_bytes_per_token', 'kv_cache_gib', 'cpu_kv_cache', 'chat']
+__all__ = ['ENGINES', 'generation_kwargs', 'inference_config', 'ChatModel', 'left_pad', 'kv_bytes_per_token', 'kv_cache_gib',
+           'cpu_kv_cache', 'chat']
+
+# %% ../nbs/07_infer.ipynb #7f0bb36a
+def generation_kwargs(generate, tokenizer, template, **kw) -> dict:
+    "`generate()` keyword arguments from a `GenerateArgs` (`kw` on top), stopping where `template` answers end."
+    g = {**vars(generate), **kw}
+    out = dict(max_new_tokens=g['max_new_tokens'], do_sample=g['do_sample'], repetition_penalty=g['repetition_penalty'],
+               eos_token_id=template.stop_ids(tokenizer), pad_token_id=tokenizer.pad_token_id)
+    if g['do_sample']: out.update(temperature=g['temperature'], top_p=g['top_p'], top_k=g['top_k'])
+    return out
 
 # %% ../nbs/07_infer.ipynb #612d092a
 def inference_config(model_or_run, **overrides) -> RunConfig:
@@ -59,12 +69,9 @@ class ChatModel:
         system = system if system is not None else self.cfg.data.default_system
         return self.tokenizer.encode(self.template.render(msgs, system, tools=tools), add_special_tokens=False)
 
-    def _gen_kwargs(self, **kw):
-        g = {**vars(self.cfg.generate), **kw}
-        out = dict(max_new_tokens=g['max_new_tokens'], do_sample=g['do_sample'], repetition_penalty=g['repetition_penalty'],
-                   eos_token_id=self.template.stop_ids(self.tokenizer), pad_token_id=self.tokenizer.pad_token_id)
-        if g['do_sample']: out.update(temperature=g['temperature'], top_p=g['top_p'], top_k=g['top_k'])
-        return out
+    def gen_kwargs(self, **kw) -> dict:
+        "`generation_kwargs` of this model: its config's `generate` group with `kw` on top."
+        return generation_kwargs(self.cfg.generate, self.tokenizer, self.template, **kw)
 
     def __repr__(self):
         m = self.cfg.model
@@ -237,7 +244,7 @@ def stream_ids(self: ChatModel, ids, seed=None, **gen):
                     yield o.text, n, o.finish_reason and ('length' if o.finish_reason == 'length' else 'stop')
         yield from self._loop.iterate(deltas())
         return
-    req = _Request(ids, self._gen_kwargs(**gen), seed)
+    req = _Request(ids, self.gen_kwargs(**gen), seed)
     self.batcher.submit(req)
     yield from req.read()
 
@@ -265,7 +272,7 @@ def generate_ids(self: ChatModel, seqs:list, batch_size=8, **gen) -> list[str]:
     "Replies to prompts given as lists of token ids; `batch_size` applies to `hf`."
     if self.engine == 'vllm': out = self._vllm_batch(seqs, **gen)
     else:
-        kw, out = self._gen_kwargs(**gen), [None] * len(seqs)
+        kw, out = self.gen_kwargs(**gen), [None] * len(seqs)
         order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
         for b in (order[i:i+batch_size] for i in range(0, len(order), batch_size)):
             reqs = [_Request(seqs[i], kw) for i in b]
@@ -397,7 +404,7 @@ def cpu_kv_cache(config, maxlen:int, dtype='float32', seqs=8) -> str|None:
 def _sampling(self: ChatModel, stream=False, **gen):
     from vllm import SamplingParams
     from vllm.sampling_params import RequestOutputKind
-    kw = self._gen_kwargs(**gen)
+    kw = self.gen_kwargs(**gen)
     sample = (dict(temperature=kw['temperature'], top_p=kw['top_p'], top_k=kw['top_k'] or 0) if kw['do_sample']
               else dict(temperature=0.0))
     return SamplingParams(max_tokens=kw['max_new_tokens'], repetition_penalty=kw['repetition_penalty'],

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from transformers import Trainer
 from .config import ConfigError, import_function
-from .infer import left_pad
+from .infer import generation_kwargs, left_pad
 from .reward import ValueHead, ValueHeadSaving, _Logged, add_value_head, base_of, hidden_states, last_index, load_value_head, scores
 
 # %% auto #0
@@ -134,7 +134,7 @@ PPO_STATE = 'ppo_state.json' # the KL coefficient and score statistics, so a res
 class PPOTrainer(ValueHeadSaving, _Logged, Trainer):
     "PPO on one shared base: each trainer step is one minibatch update on a cached rollout."
     adapters = ['default']
-    def __init__(self, *a, cfg, reward_fn=None, mini_batch_size=None, ref_model=None, reward=(None, None, False), stop_ids=(), **kw):
+    def __init__(self, *a, cfg, reward_fn=None, mini_batch_size=None, ref_model=None, reward=(None, None, False), template, **kw):
         super().__init__(*a, **kw)
         self.model_accepts_loss_kwargs = False
         m, g = cfg.method, cfg.generate
@@ -143,9 +143,8 @@ class PPOTrainer(ValueHeadSaving, _Logged, Trainer):
         self.kl, self.moments, self.reward_fn, self.ref_model = AdaptiveKL(0.2, m.ppo_target), RunningMoments(), reward_fn, ref_model
         self.reward_model, self.reward_head, self.shared = reward
         self.temperature = g.temperature if g.do_sample else 1.0
-        self.gen = dict(max_new_tokens=g.max_new_tokens, do_sample=g.do_sample, temperature=g.temperature, top_p=g.top_p, top_k=g.top_k,
-                        repetition_penalty=g.repetition_penalty, pad_token_id=self.processing_class.pad_token_id)
-        self.stop_ids = set(stop_ids) or {self.processing_class.eos_token_id} # the template's (`Template.stop_ids`)
+        self.gen = generation_kwargs(g, self.processing_class, template) # as chat generates
+        self.stop_ids = set(self.gen['eos_token_id'])
         self.buffer, self.schedule = None, []
 
     def _save(self, output_dir=None, state_dict=None):
@@ -267,5 +266,4 @@ def build_trainer(cfg, ld, args, train_ds, eval_ds, callbacks, optimizers=(None,
     if ref is not None: del ref.v_head
     return PPOTrainer(model=ld.model, args=args, train_dataset=train_ds, data_collator=PromptCollator(ld.tokenizer.pad_token_id),
                       processing_class=ld.tokenizer, callbacks=callbacks, optimizers=optimizers, cfg=cfg, reward_fn=fn,
-                      mini_batch_size=mini, ref_model=ref, reward=reward,
-                      stop_ids=ld.template.stop_ids(ld.tokenizer))
+                      mini_batch_size=mini, ref_model=ref, reward=reward, template=ld.template)
