@@ -55,9 +55,11 @@ def _train(a):
         import subprocess
         sys.exit(subprocess.run(launch_command(['train', a.config, *a.overrides], a.nproc or 1, **nodes)).returncode)
     from llmft.config import load_config
+    from llmft.data import check_datasets
     from llmft.datapreview import template_warning
     from llmft.trainer import train
     cfg = load_config(a.config, **parse_overrides(a.overrides))
+    check_datasets(cfg.data) # before the template check loads the tokenizer
     if (w := template_warning(cfg)): print(w, file=sys.stderr, flush=True)
     run = train(cfg)
     if int(os.environ.get('RANK', 0)) == 0: print(f"run: {run.path}")
@@ -299,9 +301,10 @@ def main(argv=None):
     def warn(msg, cat, *args, **kw):
         if issubclass(cat, ConfigWarning): print(f"llmft {a.cmd}: warning: {msg}", file=sys.stderr, flush=True)
         else: show(msg, cat, *args, **kw)
-    warnings.showwarning = warn
+    warnings.showwarning = warn # in-process callers (tests, `%llmft`) get their own hook back when the command ends
     try: a.fn(a)
     except (ConfigError, FileNotFoundError, PermissionError) as e:
         print(f"llmft {a.cmd}: error: {e}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt: sys.exit(130) # training already said where it stopped and how to resume
+    finally: warnings.showwarning = show

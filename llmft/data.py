@@ -17,8 +17,8 @@ from .config import ConfigError, DataArgs, did_you_mean, bundled, decode_utf8, r
 __all__ = ['BUNDLED', 'FORMATS', 'MEDIA', 'DATA_EXTS', 'DEFAULT_COLUMNS', 'DEFAULT_TAGS', 'KTO_LABELS', 'DatasetSpec',
            'find_dataset_dir', 'load_specs', 'usable', 'read_text_rows', 'read_rows', 'text_lines', 'iter_rows',
            'spec_rows', 'fill', 'BadRow', 'kto_label', 'align_alpaca', 'align_conversation', 'aligner', 'LoadReport',
-           'align_rows', 'load_dataset_records', 'file_spec', 'specs_for', 'record_features', 'interleave',
-           'load_records', 'stream_records', 'split_rows']
+           'align_rows', 'load_dataset_records', 'file_spec', 'specs_for', 'check_datasets', 'record_features',
+           'interleave', 'load_records', 'stream_records', 'split_rows']
 
 # %% ../nbs/03_data.ipynb #cd16be6d
 BUNDLED = bundled('data_specs')
@@ -351,11 +351,20 @@ def file_spec(path) -> DatasetSpec:
     return DatasetSpec(name=str(path), file_name=str(p.resolve()), formatting=fmt, ranking=ranking, source=str(p))
 
 def specs_for(data: DataArgs, names) -> dict:
-    "The specs of `dataset_dir`, plus one for each name that is the path of a data file."
+    "The specs of `dataset_dir`, plus one for each name that is the path of a data file; an error for any other name."
     specs = load_specs(data.dataset_dir)
     for n in names or []:
-        if n not in specs and Path(n).expanduser().suffix in DATA_EXTS and Path(n).expanduser().is_file(): specs[n] = file_spec(n)
+        if n in specs: continue
+        if Path(n).expanduser().suffix in DATA_EXTS and Path(n).expanduser().is_file(): specs[n] = file_spec(n)
+        else: raise ConfigError(f"dataset {n!r}{did_you_mean(n, specs)} is not described in "
+                                f"{find_dataset_dir(data.dataset_dir)}; known: {', '.join(specs)}")
     return specs
+
+# %% ../nbs/03_data.ipynb #1e37ac8a
+def check_datasets(data: DataArgs):
+    "Raise the one-line error for a run with no dataset, or naming one (or an `eval_dataset`) that nothing describes."
+    if not data.dataset: raise ConfigError("no dataset: set `dataset` to one or more names from data_specs/ (e.g. dataset=identity)")
+    specs_for(data, [*data.dataset, *(data.eval_dataset or [])])
 
 # %% ../nbs/03_data.ipynb #7a323db7
 def record_features():
@@ -378,9 +387,6 @@ def load_records(data: DataArgs, names=None, seed=42, verbose=True, reports=None
     # `reports`, a list, receives the `LoadReport` of each dataset
     specs, parts = specs_for(data, names or data.dataset), []
     for name in names or data.dataset:
-        if name not in specs:
-            raise ConfigError(f"dataset {name!r}{did_you_mean(name, specs)} is not described in "
-                              f"{find_dataset_dir(data.dataset_dir)}; known: {', '.join(specs)}")
         recs, rep = load_dataset_records(specs[name], data)
         if verbose and rep.skipped: print(f"data: {rep}")
         if reports is not None: reports.append(rep)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os, signal, socket, subprocess, sys, time
 from pathlib import Path
 from .config import ConfigError, RunConfig, load_config, save_config
+from .data import check_datasets
 from .runs import (Run, read_status, read_metrics, write_json_atomic, refuse_finished, lock_holder, resume_command,
                         FINAL, STATUS, LOG, STOP, CONFIG, METRICS, RESULT)
 
@@ -118,8 +119,7 @@ LAUNCH = '.launch.yaml'
 def launch(config=None, *, nproc: int|None = None, env: dict|None = None, **overrides) -> Job:
     "Start training `config` with `overrides` in a child process; returns its `Job` at once."
     cfg = load_config(config, **overrides)
-    if not cfg.data.dataset:
-        raise ConfigError("no dataset: set `dataset` to one or more names from data_specs/ (e.g. dataset=identity)")
+    check_datasets(cfg.data)
     out = Path(cfg.train.output_dir)
     refuse_finished(cfg)
     if (j := Job(out)).running:

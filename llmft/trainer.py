@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib, importlib.util, os, sys, time
 from pathlib import Path
 from .config import ConfigError, RunConfig, load_config, import_function
-from .data import stream_records
+from .data import check_datasets, stream_records
 from .processors import load_and_process, process_stream, SFTCollator, PairwiseCollator
 from .packing import pack_rows, PackedCollator
 from .model import load_model
@@ -136,7 +136,7 @@ def train(config=None, callbacks=(), verbose=True, **overrides) -> Run:
 
 def _train(config, callbacks, verbose, **overrides) -> Run:
     cfg = load_config(config, **overrides)
-    if not cfg.data.dataset: raise ConfigError("no dataset: set `dataset` to one or more names from data_specs/ (e.g. dataset=identity)")
+    check_datasets(cfg.data)
     out, ckpt = prepare_run_dir(cfg)
     main = is_main_process()
     status = RunStatus(out, stage=cfg.method.stage, resume=resume_command(out)).start() if main else None

@@ -32,3 +32,10 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+@pytest.fixture(autouse=True)
+def streams_left_open():
+    "Fail the test that closes the process's stdout or stderr: every later test's output, and pytest's own, would be lost."
+    yield
+    bad = [n for n in ('stdout', 'stderr', '__stdout__', '__stderr__') if getattr(getattr(sys, n), 'closed', False)]
+    assert not bad, f"this test left sys.{', sys.'.join(bad)} closed"

@@ -212,3 +212,28 @@ def test_console_script_gives_one_line(llmft_cmd, tmp_path):
                        timeout=300)
     assert r.returncode == 2 and 'Traceback' not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert 'empty is neither a run folder' in r.stderr
+
+@pytest.mark.parametrize('args,message', [
+    (['lora_rnak=4'], "unknown config key 'lora_rnak' (did you mean 'lora_rank'?)"),
+    (['model=smollm3-135m'], "unknown model 'smollm3-135m' (did you mean 'smollm2-135m-instruct'?)"),
+    (['dataset=identty'], "dataset 'identty' (did you mean 'identity'?) is not described in"),
+    (['stage=dpp'], "stage='dpp' is not a stage"),
+    (['lora_rank=eight'], "lora_rank='eight': expected int"),
+    pytest.param([f'deepspeed={ROOT}/examples/deepspeed/ds_z2.json'], 'needs the deepspeed package', id='deepspeed-missing',
+                 marks=pytest.mark.skipif(__import__('importlib').util.find_spec('deepspeed') is not None,
+                                          reason='deepspeed is installed')),
+])
+def test_train_config_errors(capsys, tmp_path, args, message):
+    assert message in one_error(capsys, 'train', EXAMPLE, *args, f'output_dir={tmp_path}/run')
+
+def test_data_file_errors(capsys, monkeypatch, tiny_model, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    Path('bad.yaml').write_text('model: llmft-tiny\ndataset: identity\nlora_rank: [8\n')
+    assert 'bad.yaml:4:1: invalid YAML' in one_error(capsys, 'train', 'bad.yaml')
+    Path('specs').mkdir()
+    Path('specs/mine.yaml').write_text('faq:\n  file_name: faq.json\n  formatting: alpaca\n')
+    args = [EXAMPLE, 'model=llmft-tiny', 'dataset=faq', 'dataset_dir=specs', 'output_dir=run']
+    assert "dataset 'faq' (described in specs/mine.yaml): file not found: specs/faq.json" in one_error(capsys, 'train', *args)
+    Path('specs/mine.yaml').write_text('faq:\n  file_name: faq.jsonl\n')
+    Path('specs/faq.jsonl').write_text('{"instruction": "a", "output": "b"}\n{"instruction": "c", "output": }\n')
+    assert 'specs/faq.jsonl:2: invalid JSON line' in one_error(capsys, 'train', *args)

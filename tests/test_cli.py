@@ -45,39 +45,6 @@ def test_finished_run_is_not_overwritten_and_unfinished_resumes(llmft_cmd, tiny_
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path/'run'/'result.json').read_text())['steps'] == 4
 
-@pytest.mark.parametrize('args,message', [
-    (['lora_rnak=4'], "unknown config key 'lora_rnak' (did you mean 'lora_rank'?)"),
-    (['model=smollm3-135m'], 'Known aliases: smollm2-135m-instruct'),
-    (['dataset=identty'], "did you mean 'identity'?"),
-    (['stage=dpp'], "stage='dpp' is not a stage"),
-    (['lora_rank=eight'], "lora_rank='eight': expected int"),
-    pytest.param(['deepspeed=examples/deepspeed/ds_z2.json'], 'needs the deepspeed package', id='deepspeed-missing',
-                 marks=pytest.mark.skipif(__import__('importlib').util.find_spec('deepspeed') is not None, reason='deepspeed is installed')),
-])
-def test_config_errors(llmft_cmd, tmp_path, args, message):
-    r = llmft(llmft_cmd, 'train', EXAMPLE, *args, 'output_dir=run', cwd=tmp_path)
-    assert r.returncode == 2 and message in r.stderr, r.stderr
-    assert 'Traceback' not in r.stderr
-
-def test_yaml_that_does_not_parse(llmft_cmd, tmp_path):
-    (tmp_path/'bad.yaml').write_text('model: llmft-tiny\ndataset: identity\nlora_rank: [8\n')
-    r = llmft(llmft_cmd, 'train', 'bad.yaml', cwd=tmp_path)
-    assert r.returncode == 2 and 'bad.yaml:4:1: invalid YAML' in r.stderr, r.stderr
-
-def test_missing_dataset_file(llmft_cmd, tiny_model, tmp_path):
-    (tmp_path/'specs').mkdir()
-    (tmp_path/'specs'/'mine.yaml').write_text('faq:\n  file_name: faq.json\n  formatting: alpaca\n')
-    r = llmft(llmft_cmd, 'train', EXAMPLE, 'model=llmft-tiny', 'dataset=faq', 'dataset_dir=specs', 'output_dir=run', cwd=tmp_path)
-    assert r.returncode == 2, r.stderr
-    assert "dataset 'faq' (described in specs/mine.yaml): file not found: specs/faq.json" in r.stderr, r.stderr
-
-def test_malformed_jsonl_line(llmft_cmd, tiny_model, tmp_path):
-    (tmp_path/'specs').mkdir()
-    (tmp_path/'specs'/'mine.yaml').write_text('faq:\n  file_name: faq.jsonl\n')
-    (tmp_path/'specs'/'faq.jsonl').write_text('{"instruction": "a", "output": "b"}\n{"instruction": "c", "output": }\n')
-    r = llmft(llmft_cmd, 'train', EXAMPLE, 'model=llmft-tiny', 'dataset=faq', 'dataset_dir=specs', 'output_dir=run', cwd=tmp_path)
-    assert r.returncode == 2 and 'specs/faq.jsonl:2: invalid JSON line' in r.stderr, r.stderr
-
 def test_template_mismatch_warns_before_training(llmft_cmd, tiny_model, tmp_path):
     r = llmft(llmft_cmd, 'train', EXAMPLE, *TINY, 'max_steps=1', 'template=chatml', 'output_dir=run', cwd=tmp_path)
     assert r.returncode == 0, r.stderr

@@ -1,5 +1,8 @@
-"""Every stage trains on its demo data with every method (lora is covered by the examples), two steps on the tiny model."""
-import pytest
+"""Every stage trains on its demo data with every method (lora is covered by the examples), two steps on the tiny model,
+and each method does to the weights what it says: full trains all of them, freeze only the named layers, QLoRA trains
+adapters over a 4-bit base that stays as it was."""
+import pytest, torch
+from transformers import TrainerCallback
 import llmft
 
 DATA = dict(pt='pt_demo', sft='alpaca_demo', rm='dpo_demo', dpo='dpo_demo', kto='kto_demo', ppo='identity', grpo='identity')
@@ -8,11 +11,31 @@ METHODS = dict(full=dict(finetuning_type='full'), freeze=dict(finetuning_type='f
 EXTRA = dict(ppo=dict(reward_model='llmft.ppo:answer_length', max_new_tokens=4),
              grpo=dict(reward_funcs=['llmft.grpo:answer_f1'], num_generations=2, max_new_tokens=4))
 CASES = [(s, m) for s in DATA for m in METHODS]
+HEADS = ('v_head',) # the value head that rm and ppo add trains with every method
+
+class Weights(TrainerCallback):
+    "Which parameters train, their values before and after, and whether the base is quantized."
+    def on_train_begin(self, args, state, control, model=None, **kw):
+        self.trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+        self.before = {n: p.detach().float().clone() for n, p in model.named_parameters()}
+        self.four_bit = any(type(m).__name__ == 'Linear4bit' for m in model.modules())
+    def on_train_end(self, args, state, control, model=None, **kw):
+        self.changed = {n for n, p in model.named_parameters() if not torch.equal(p.detach().float(), self.before[n])}
 
 @pytest.mark.parametrize('stage,method', CASES, ids=[f'{s}-{m}' for s, m in CASES])
 def test_stage_with_method(stage, method, tiny_model, tmp_path, one_torch_thread):
+    w = Weights()
     run = llmft.train(dict(model='llmft-tiny', stage=stage, dataset=DATA[stage], cutoff_len=64, max_steps=2, logging_steps=1,
                            per_device_train_batch_size=2, learning_rate=1e-4, output_dir=str(tmp_path/'run'), plot_loss=False,
-                           placeholders=dict(name='Nova', author='Orbit Labs'), **METHODS[method], **EXTRA.get(stage, {})), verbose=False)
+                           placeholders=dict(name='Nova', author='Orbit Labs'), **METHODS[method], **EXTRA.get(stage, {})),
+                      callbacks=[w], verbose=False)
     assert run.finished and run.result['steps'] == 2 and run.result['stage'] == stage
-    assert all(m['loss'] is not None for m in run.metrics)
+    assert run.metrics and all(m['loss'] is not None for m in run.metrics)
+    base = {n for n in w.before if 'lora_' not in n and not any(h in n for h in HEADS)}
+    if method == 'full': assert w.trainable == set(w.before)
+    if method == 'freeze':
+        assert w.trainable - {n for n in w.trainable if any(h in n for h in HEADS)} == {n for n in base if '.layers.1.' in n}
+    assert not (w.changed - w.trainable), f"frozen weights changed: {sorted(w.changed - w.trainable)[:3]}"
+    if method == 'qlora': assert w.four_bit and not (w.trainable & base)
+    # GRPO's two answers from a random tiny model earn the same reward: zero advantage, so no update, as it should be
+    if stage != 'grpo': assert w.changed & (w.trainable - base if method == 'qlora' else base), "nothing trained"
