@@ -7,7 +7,7 @@ Docs: https://llmft.github.io/llmft/data.html.md"""
 
 # %% ../nbs/03_data.ipynb #c4386df9
 from __future__ import annotations
-import csv, io, json, random, re, warnings
+import csv, io, json, re, warnings
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -18,7 +18,7 @@ __all__ = ['BUNDLED', 'FORMATS', 'MEDIA', 'DATA_EXTS', 'DEFAULT_COLUMNS', 'DEFAU
            'find_dataset_dir', 'load_specs', 'usable', 'read_text_rows', 'read_rows', 'text_lines', 'iter_rows',
            'spec_rows', 'fill', 'BadRow', 'kto_label', 'align_alpaca', 'align_conversation', 'aligner', 'LoadReport',
            'align_rows', 'load_dataset_records', 'file_spec', 'specs_for', 'check_datasets', 'record_features',
-           'interleave', 'load_records', 'stream_records', 'split_rows']
+           'interleave', 'load_records', 'stream_records']
 
 # %% ../nbs/03_data.ipynb #cd16be6d
 BUNDLED = bundled('data_specs')
@@ -408,12 +408,3 @@ def stream_records(data: DataArgs, seed=42):
     parts = [one(n) for n in data.dataset]
     if len(parts) == 1 or data.mix_strategy == 'concat': return (r for p in parts for r in p())
     return interleave(parts, data.interleave_probs, seed, 'first' if data.mix_strategy == 'interleave_under' else 'all')
-
-# %% ../nbs/03_data.ipynb #6f225acd
-def split_rows(rows, val_size=0.0, seed=42):
-    "(train rows, eval rows) with a `val_size` fraction held out."
-    if not val_size: return rows, []
-    idx = list(range(len(rows)))
-    random.Random(seed).shuffle(idx)
-    k = max(1, round(len(rows) * val_size))
-    return [rows[i] for i in idx[k:]], [rows[i] for i in idx[:k]]
