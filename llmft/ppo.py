@@ -14,7 +14,9 @@ import torch
 from transformers import Trainer
 from .config import ConfigError, import_function
 from .infer import generation_kwargs, left_pad
-from .reward import ValueHead, ValueHeadSaving, _Logged, add_value_head, base_of, hidden_states, last_index, load_value_head, scores
+from .reward import (ValueHead, ValueHeadSaving, add_value_head, base_of, hidden_states, last_index, load_value_head,
+                          scores)
+from .runs import LoggedStats
 
 # %% auto #0
 __all__ = ['PPO_STATE', 'CLIP', 'CLIP_VALUE', 'VF_COEF', 'PromptCollator', 'logits_and_values', 'answer_logprobs', 'answer_mask',
@@ -131,7 +133,7 @@ class RolloutSampler(torch.utils.data.Sampler):
 
 PPO_STATE = 'ppo_state.json' # the KL coefficient and score statistics, so a resumed run steers as the killed one did
 
-class PPOTrainer(ValueHeadSaving, _Logged, Trainer):
+class PPOTrainer(ValueHeadSaving, LoggedStats, Trainer):
     "PPO on one shared base: each trainer step is one minibatch update on a cached rollout."
     adapters = ['default']
     def __init__(self, *a, cfg, reward_fn=None, mini_batch_size=None, ref_model=None, reward=(None, None, False), template, **kw):

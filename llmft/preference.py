@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from transformers import Trainer
 from .config import RunConfig, load_config
 from .processors import PairwiseCollator, SFTCollator
+from .runs import LoggedStats
 from .templates import IGNORE
 
 # %% auto #0
@@ -65,12 +66,12 @@ def reference_free(cfg: RunConfig) -> bool:
     "Whether the stage of `cfg` trains without a reference model (ORPO, SimPO)."
     return cfg.method.stage == 'dpo' and cfg.method.pref_loss in ('orpo', 'simpo')
 
-class PreferenceTrainer(Trainer):
+class PreferenceTrainer(LoggedStats, Trainer):
     "DPO family and KTO on the HF `Trainer`: our `compute_loss`, the reference model shared with LoRA, rewards in the logs."
     loss_is_scaled_for_ga = False
     def __init__(self, *args, method, ref_model=None, **kw):
         super().__init__(*args, **kw)
-        self.method, self.ref_model, self._stats = method, ref_model, {}
+        self.method, self.ref_model = method, ref_model
         if ref_model is not None: self.ref_model = ref_model.to(self.args.device).eval().requires_grad_(False)
 
     def reference_logps(self, model, ids, mask, labels):
@@ -78,11 +79,6 @@ class PreferenceTrainer(Trainer):
         with torch.no_grad():
             if self.ref_model is not None: return sequence_logps(self.ref_model, ids, mask, labels)[0]
             with self.accelerator.unwrap_model(model).disable_adapter(): return sequence_logps(model, ids, mask, labels)[0]
-
-    def _store(self, split, **vals):
-        for k, v in vals.items():
-            s, n = self._stats.setdefault(split, {}).get(k, (0.0, 0))
-            self._stats[split][k] = (s + v.float().sum().item(), n + v.numel())
 
     def pair_loss(self, model, b):
         "Mean DPO/ORPO/SimPO loss of a batch of chosen rows followed by rejected rows, and its statistics."
@@ -114,23 +110,13 @@ class PreferenceTrainer(Trainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         loss, stats = (self.kto_loss if self.method.stage == 'kto' else self.pair_loss)(model, inputs)
-        self._store('train' if model.training else 'eval', **stats)
+        self.record(**stats)
         return (loss, None) if return_outputs else loss
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
         with torch.no_grad(): loss = self.compute_loss(model, self._prepare_inputs(inputs))
         return loss.detach(), None, None
 
-    def log(self, logs, start_time=None):
-        split = 'eval' if 'eval_loss' in logs else 'train' if 'loss' in logs else None
-        stats = self._stats.pop(split, None)
-        if stats:
-            keys = sorted(stats)
-            tot = self.accelerator.reduce(torch.tensor([stats[k] for k in keys], dtype=torch.float64, device=self.args.device), 'sum')
-            means = {k: (s / c).item() for k, (s, c) in zip(keys, tot) if c > 0}
-            if 'rewards/chosen' in means and 'rewards/rejected' in means: means['rewards/margins'] = means['rewards/chosen'] - means['rewards/rejected']
-            logs.update({('eval_' if split == 'eval' else '') + k: v for k, v in means.items()})
-        super().log(logs, start_time)
 
 # %% ../nbs/06c_preference.ipynb #25f665a1
 def load_reference(cfg: RunConfig):

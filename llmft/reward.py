@@ -6,12 +6,12 @@ Docs: https://llmft.github.io/llmft/reward.html.md"""
 
 # %% ../nbs/06d_reward.ipynb #28bc03b6
 from __future__ import annotations
-from collections import defaultdict
 from pathlib import Path
 import torch
 from transformers import Trainer
 from .config import ConfigError
 from .processors import PairwiseCollator
+from .runs import LoggedStats
 
 # %% auto #0
 __all__ = ['VALUE_HEAD', 'ValueHead', 'base_of', 'hidden_states', 'last_index', 'add_value_head', 'load_value_head',
@@ -90,19 +90,7 @@ class ValueHeadSaving:
         m = self.accelerator.unwrap_model(model or self.model)
         m.v_head.load_state_dict(load_value_head(resume_from_checkpoint))
 
-class _Logged:
-    "Trainer mixin: average the numbers `record` collects and log them with the loss."
-    def record(self, **kw):
-        if not hasattr(self, '_seen'): self._seen = defaultdict(list)
-        pre = '' if self.model.training else 'eval_'
-        for k, v in kw.items(): self._seen[pre + k].append(float(v.detach() if torch.is_tensor(v) else v))
-
-    def log(self, logs, *args, **kw):
-        seen, ev = getattr(self, '_seen', {}), 'eval_loss' in logs
-        for k in [k for k in seen if k.startswith('eval_') == ev]: logs[k] = round(sum(seen[k]) / len(seen[k]), 4); del seen[k]
-        return super().log(logs, *args, **kw)
-
-class RewardTrainer(ValueHeadSaving, _Logged, Trainer):
+class RewardTrainer(ValueHeadSaving, LoggedStats, Trainer):
     "A `Trainer` for the pairwise reward-model loss on chosen-then-rejected batches."
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)

@@ -15,8 +15,8 @@ from .config import ConfigError, RunConfig, save_config, load_config, read_yaml
 __all__ = ['RESULT', 'METRICS', 'CONFIG', 'STATUS', 'LOG', 'LOCK', 'STOP', 'TMP_PREFIX', 'FINAL', 'CURVES', 'write_json_atomic',
            'is_main_process', 'last_checkpoint', 'lock_run_dir', 'unlock_run_dir', 'lock_holder', 'refuse_finished',
            'save_run_config', 'resume_command', 'prepare_run_dir', 'atomic_checkpoints', 'peak_memory_mb',
-           'MetricsCallback', 'read_status', 'RunStatus', 'StatusCallback', 'stop_signals', 'log_to', 'read_metrics',
-           'Run', 'smooth', 'curve_data', 'loss_figure', 'figure_png', 'save_loss_plots']
+           'MetricsCallback', 'LoggedStats', 'read_status', 'RunStatus', 'StatusCallback', 'stop_signals', 'log_to',
+           'read_metrics', 'Run', 'smooth', 'curve_data', 'loss_figure', 'figure_png', 'save_loss_plots']
 
 # %% ../nbs/05_runs.ipynb #82885233
 RESULT, METRICS, CONFIG = 'result.json', 'metrics.jsonl', 'config.yaml'
@@ -164,6 +164,29 @@ class MetricsCallback(_callback_base()):
                     and not k.endswith(('_runtime', '_per_second'))})
         with open(self.path, 'a', encoding='utf-8') as f: f.write(json.dumps(rec) + '\n')
         for fn in self.listeners: fn(rec)
+
+# %% ../nbs/05_runs.ipynb #7c6a844c
+class LoggedStats:
+    "Trainer mixin: `record(**stats)` per batch; the next log line of that split gets their means over all ranks."
+    def record(self, **vals):
+        import torch
+        d = self.__dict__.setdefault('_stats', {}).setdefault('train' if self.model.training else 'eval', {})
+        for k, v in vals.items():
+            v = v.detach().float() if torch.is_tensor(v) else torch.tensor(float(v))
+            s, n = d.get(k, (0.0, 0))
+            d[k] = (s + v.sum().item(), n + v.numel())
+
+    def log(self, logs, *args, **kw):
+        import torch
+        split = 'eval' if 'eval_loss' in logs else 'train' if 'loss' in logs else None
+        if (stats := self.__dict__.get('_stats', {}).pop(split, None)):
+            keys = sorted(stats)
+            tot = torch.tensor([stats[k] for k in keys], dtype=torch.float64, device=self.args.device)
+            means = {k: (s / n).item() for k, (s, n) in zip(keys, self.accelerator.reduce(tot, 'sum')) if n > 0}
+            if 'rewards/chosen' in means and 'rewards/rejected' in means:
+                means['rewards/margins'] = means['rewards/chosen'] - means['rewards/rejected']
+            logs.update({('eval_' if split == 'eval' else '') + k: v for k, v in means.items()})
+        return super().log(logs, *args, **kw)
 
 # %% ../nbs/05_runs.ipynb #2c41bcaa
 FINAL = ('finished', 'stopped', 'failed', 'cancelled')

@@ -10,6 +10,16 @@ os.environ.setdefault('TOKENIZERS_PARALLELISM', 'false')
 
 def pytest_configure(config):
     config.addinivalue_line('markers', 'slow: takes minutes')
+    _absl_on_the_real_stderr()
+
+def _absl_on_the_real_stderr():
+    """absl (imported by rouge-score) binds its log handler to the sys.stderr of its first import, and closes that stream
+    whenever a library calls `logging.config.dictConfig` (vLLM does on import) unless it is the current sys.stderr.
+    First imported under pytest's capture, it closed pytest's own capture file mid-session ("lost sys.stderr");
+    imported here on the real stderr, which absl never closes, it cannot."""
+    saved, sys.stderr = sys.stderr, sys.__stderr__
+    try: import absl.logging
+    finally: sys.stderr = saved
 
 @pytest.fixture(scope='session')
 def tiny_model():
