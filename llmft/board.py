@@ -9,31 +9,98 @@ from __future__ import annotations
 import os, sys, threading, time, datetime, html
 from pathlib import Path
 import yaml
-from .config import (ConfigError, RunConfig, load_config, to_dict, STAGES, PRECISIONS, ATTENTION, GROUPS)
+from .config import (ConfigError, RunConfig, load_config, to_dict, did_you_mean, STAGES, PRECISIONS, ATTENTION,
+                          GROUPS)
 from .jobs import Job, launch, attach, list_runs
 from .runs import Run, CONFIG
 from .notebook import LossCurve, FigureView
 
 # %% auto #0
-__all__ = ['LABELS', 'LANG', 'METHOD_KEYS', 'METHOD_FIELDS', 'MAIN', 'ADVANCED', 'CHOICES', 'method_of', 'flat', 'Form',
-           'as_yaml', 'as_command', 'as_python', 'monitor_mode', 'RunView', 'run_row', 'compare_figure', 'RunsTab',
-           'Board', 'board']
+__all__ = ['LABELS', 'LANGUAGES', 'WORDS', 'METHOD_KEYS', 'METHOD_FIELDS', 'MAIN', 'ADVANCED', 'CHOICES', 'Words', 'method_of',
+           'flat', 'Form', 'as_yaml', 'as_command', 'as_python', 'monitor_mode', 'RunView', 'run_row', 'compare_figure',
+           'RunsTab', 'Board', 'board']
 
-# %% ../nbs/12_board.ipynb #acd95f3c
-LABELS = dict(en=dict(
-    train='Train', runs='Runs', model='Model', template='Template', stage='Stage', method='Method', dataset='Datasets',
-    files='or data files',
-    dataset_dir='Dataset folder', main='Hyperparameters', advanced='Advanced', other='Other keys (YAML)', start='Start',
-    stop='Stop (save)', cancel='Cancel', resume='Resume', check='Check template & preview data',
-    export_cfg='YAML / command',
-    load='Load', load_path='YAML file or run folder', refresh='Refresh', compare='Compare', open='Open',
-    log_scale='Log scale',
-    root='Runs folder', fits='fits', no_fit='will not fit', free='free', no_runs='no runs yet'))
-LANG = 'en'
+# %% ../nbs/12_board.ipynb #b36143ee
+LABELS = dict(
+    en=dict(train='Train', runs='Runs', model='Model', template='Template', template_hint='from the registry or the tokenizer',
+            stage='Stage', method='Method', dataset='Datasets', files='or data files', dataset_dir='Dataset folder',
+            main='Hyperparameters', advanced='Advanced', other='Other keys (YAML)',
+            other_hint='any other config or TrainingArguments key: value', start='Start', stop='Stop (save)',
+            cancel='Cancel', resume='Resume', check='Check template & preview data', export_cfg='YAML / command',
+            load='Load', load_path='YAML file or run folder', refresh='Refresh', compare='Compare', open='Open',
+            log_scale='Log scale', root='Runs folder', fits='fits', no_fit='will not fit', free='free',
+            no_runs='no runs yet', language='Language', started='started', cancelled='cancelled', resumed='resumed',
+            stopping='stopping: the run saves a checkpoint at the end of this step',
+            busy='a run is already going: stop or cancel it first', registry_template='registry template',
+            no_estimate='memory estimate not available',
+            template_ok="template check: the template matches the tokenizer's own"),
+    zh=dict(train='训练', runs='运行记录', model='模型', template='对话模板', template_hint='来自注册表或分词器',
+            stage='训练阶段', method='微调方法', dataset='数据集', files='或数据文件', dataset_dir='数据目录',
+            main='超参数', advanced='高级设置', other='其他参数 (YAML)',
+            other_hint='任意其他配置或 TrainingArguments 参数: 值', start='开始', stop='停止（保存）', cancel='取消',
+            resume='继续', check='检查模板并预览数据', export_cfg='YAML / 命令行', load='加载',
+            load_path='YAML 文件或运行目录', refresh='刷新', compare='对比', open='打开', log_scale='对数坐标',
+            root='运行目录', fits='可以容纳', no_fit='内存不足', free='可用', no_runs='暂无运行记录', language='语言',
+            started='已开始', cancelled='已取消', resumed='已继续', stopping='正在停止：本步结束时保存检查点',
+            busy='已有训练在进行：请先停止或取消', registry_template='注册表模板', no_estimate='无法估算内存',
+            template_ok='模板检查：与分词器自带的模板一致'),
+    ru=dict(train='Обучение', runs='Запуски', model='Модель', template='Шаблон',
+            template_hint='из реестра или токенизатора', stage='Этап', method='Метод', dataset='Наборы данных',
+            files='или файлы данных', dataset_dir='Папка данных', main='Гиперпараметры', advanced='Дополнительно',
+            other='Другие ключи (YAML)', other_hint='любой другой ключ конфигурации или TrainingArguments: значение',
+            start='Старт', stop='Стоп (сохранить)', cancel='Отмена', resume='Продолжить',
+            check='Проверить шаблон и данные', export_cfg='YAML / команда', load='Загрузить',
+            load_path='YAML-файл или папка запуска', refresh='Обновить', compare='Сравнить', open='Открыть',
+            log_scale='Логарифмическая шкала', root='Папка запусков', fits='помещается', no_fit='не поместится',
+            free='свободно', no_runs='запусков пока нет', language='Язык', started='запущено', cancelled='отменено',
+            resumed='продолжено', stopping='остановка: в конце шага будет сохранена контрольная точка',
+            busy='обучение уже идёт: сначала остановите или отмените его', registry_template='шаблон из реестра',
+            no_estimate='оценка памяти недоступна', template_ok='проверка шаблона: совпадает с шаблоном токенизатора'),
+    ko=dict(train='학습', runs='실행 기록', model='모델', template='템플릿', template_hint='레지스트리 또는 토크나이저에서',
+            stage='단계', method='방법', dataset='데이터셋', files='또는 데이터 파일', dataset_dir='데이터 폴더',
+            main='하이퍼파라미터', advanced='고급', other='기타 키 (YAML)', other_hint='기타 설정 또는 TrainingArguments 키: 값',
+            start='시작', stop='중지 (저장)', cancel='취소', resume='재개', check='템플릿 확인 및 데이터 미리보기',
+            export_cfg='YAML / 명령어', load='불러오기', load_path='YAML 파일 또는 실행 폴더', refresh='새로고침',
+            compare='비교', open='열기', log_scale='로그 스케일', root='실행 폴더', fits='충분함', no_fit='메모리 부족',
+            free='여유', no_runs='아직 실행 기록이 없습니다', language='언어', started='시작됨', cancelled='취소됨',
+            resumed='재개됨', stopping='중지 중: 이번 단계가 끝나면 체크포인트를 저장합니다',
+            busy='이미 학습 중입니다: 먼저 중지하거나 취소하세요', registry_template='레지스트리 템플릿',
+            no_estimate='메모리 추정을 사용할 수 없습니다', template_ok='템플릿 확인: 토크나이저 자체 템플릿과 일치합니다'),
+    ja=dict(train='学習', runs='実行履歴', model='モデル', template='テンプレート',
+            template_hint='レジストリまたはトークナイザーから', stage='ステージ', method='手法', dataset='データセット',
+            files='またはデータファイル', dataset_dir='データフォルダ', main='ハイパーパラメータ', advanced='詳細設定',
+            other='その他のキー (YAML)', other_hint='その他の設定または TrainingArguments のキー: 値', start='開始',
+            stop='停止（保存）', cancel='キャンセル', resume='再開', check='テンプレート確認とデータプレビュー',
+            export_cfg='YAML / コマンド', load='読み込み', load_path='YAML ファイルまたは実行フォルダ', refresh='更新',
+            compare='比較', open='開く', log_scale='対数スケール', root='実行フォルダ', fits='収まります',
+            no_fit='メモリ不足', free='空き', no_runs='まだ実行がありません', language='言語', started='開始しました',
+            cancelled='キャンセルしました', resumed='再開しました',
+            stopping='停止中: このステップの終わりにチェックポイントを保存します',
+            busy='学習が実行中です: 先に停止またはキャンセルしてください', registry_template='レジストリのテンプレート',
+            no_estimate='メモリ推定は利用できません', template_ok='テンプレート確認: トークナイザー独自のテンプレートと一致'))
+LANGUAGES = dict(en='English', zh='中文', ru='Русский', ko='한국어', ja='日本語')
 
-def _(key) -> str:
-    "The label `key` in the panel's language (English where the catalogue lacks it)."
-    return LABELS.get(LANG, {}).get(key) or LABELS['en'][key]
+class Words:
+    "The panel's language: `words(key)` is the word in it (English where it lacks one); bound widgets follow a switch."
+    def __init__(self, lang='en'): self.lang, self._bound = lang, []
+
+    def __call__(self, key) -> str: return LABELS.get(self.lang, {}).get(key) or LABELS['en'][key]
+
+    def bind(self, widget, key, attr='description', fmt='{}'):
+        "Show word `key` (in `fmt`) as `widget.attr` now and after every switch; returns `widget`."
+        self._bound.append((widget, key, attr, fmt))
+        setattr(widget, attr, fmt.format(self(key)))
+        return widget
+
+    def use(self, lang):
+        "Switch every bound widget to `lang`, in place."
+        if lang not in LABELS: raise ConfigError(f"language {lang!r}{did_you_mean(lang, LABELS)}: use one of {', '.join(LABELS)}")
+        self.lang = lang
+        self._bound = [b for b in self._bound if getattr(b[0], 'comm', True) is not None] # closed widgets let go
+        for w, key, attr, fmt in self._bound: setattr(w, attr, fmt.format(self(key)))
+
+WORDS = Words()
+def _(key) -> str: return WORDS(key)
 
 # %% ../nbs/12_board.ipynb #7480f205
 METHOD_KEYS = dict(lora={}, qlora=dict(quantization_bit=4), dora=dict(use_dora=True), pissa=dict(pissa_init=True),
@@ -85,37 +152,35 @@ class Form:
         import ipywidgets as W
         from llmft.registry import MODELS
         self.W, self.fields = W, {}
-        def field(key, label=None):
+        def field(key, label=None): # label: a key of the word catalogue; otherwise the config key itself
             d = _DEFAULTS.get(key)
             if key in CHOICES:
                 w = W.Dropdown(options=list(CHOICES[key]), value=d if d in CHOICES[key] else CHOICES[key][0])
             elif isinstance(d, bool): w = W.Checkbox(value=d, indent=False)
             else: w = W.Text(value=_text(d), continuous_update=False)
-            w.description, w.layout, w.style = label or key, W.Layout(width='420px'), {'description_width': '190px'}
+            w.layout, w.style = W.Layout(width='420px'), {'description_width': '190px'}
+            if label: WORDS.bind(w, label)
+            else: w.description = key
             self.fields[key] = w
             return w
         self.model = W.Combobox(options=list(MODELS), value=_DEFAULTS['model_name_or_path'], ensure_option=False,
-                                description=_('model'), layout=W.Layout(width='420px'), style={'description_width': '190px'},
+                                layout=W.Layout(width='420px'), style={'description_width': '190px'},
                                 continuous_update=False)
-        self.template = field('template', _('template'))
-        self.template.placeholder = 'from the registry or the tokenizer'
-        self.stage = field('stage', _('stage'))
-        self.method = W.Dropdown(options=list(METHOD_KEYS), value='lora', description=_('method'),
-                                 layout=W.Layout(width='420px'),
-                                 style={'description_width': '190px'})
-        self.dataset_dir = field('dataset_dir', _('dataset_dir'))
-        self.dataset = W.SelectMultiple(options=[], description=_('dataset'),
-                                        layout=W.Layout(width='420px', height='110px'),
-                                        style={'description_width': '190px'})
-        self.files = W.Text(value='', placeholder='path/to/data.jsonl, other.json', description=_('files'),
-                            layout=W.Layout(width='420px'), style={'description_width': '190px'},
-                            continuous_update=False)
+        WORDS.bind(self.model, 'model')
+        self.template = WORDS.bind(field('template', 'template'), 'template_hint', 'placeholder')
+        self.stage = field('stage', 'stage')
+        self.method = WORDS.bind(W.Dropdown(options=list(METHOD_KEYS), value='lora', layout=W.Layout(width='420px'),
+                                            style={'description_width': '190px'}), 'method')
+        self.dataset_dir = field('dataset_dir', 'dataset_dir')
+        self.dataset = WORDS.bind(W.SelectMultiple(options=[], layout=W.Layout(width='420px', height='110px'),
+                                                   style={'description_width': '190px'}), 'dataset')
+        self.files = WORDS.bind(W.Text(value='', placeholder='path/to/data.jsonl, other.json', layout=W.Layout(width='420px'),
+                                       style={'description_width': '190px'}, continuous_update=False), 'files')
         self.method_box = W.VBox([field(k) for k in dict.fromkeys(k for ks in METHOD_FIELDS.values() for k in ks)])
         self.main = W.VBox([field(k) for k in MAIN])
         self.advanced = W.VBox([field(k) for k in ADVANCED])
-        self.other = W.Textarea(value='', placeholder='any other config or TrainingArguments key: value',
-                                layout=W.Layout(width='420px', height='90px'), description=_('other'),
-                                style={'description_width': '190px'})
+        self.other = W.Textarea(value='', layout=W.Layout(width='420px', height='90px'), style={'description_width': '190px'})
+        WORDS.bind(WORDS.bind(self.other, 'other'), 'other_hint', 'placeholder')
         self.method.observe(lambda _: self.show_method(), 'value')
         self.dataset_dir.observe(lambda _: self.list_datasets(), 'value')
         self.list_datasets(); self.show_method()
@@ -227,7 +292,7 @@ class RunView:
         self.bar = W.IntProgress(value=0, min=0, max=1, layout=W.Layout(width='420px'))
         self.info = W.HTML('')
         self.curve = LossCurve(chart=chart)
-        self.log_toggle = W.ToggleButton(value=False, description=_('log_scale'), icon='line-chart')
+        self.log_toggle = WORDS.bind(W.ToggleButton(value=False, icon='line-chart'), 'log_scale')
         self.log_toggle.observe(lambda ch: self.curve.set_log(ch['new']), 'value')
         self.log = W.HTML('')
         self.error = W.HTML('')
@@ -311,10 +376,10 @@ class RunsTab:
     def __init__(self, root='runs', on_open=None, chart='auto'):
         import ipywidgets as W
         self.on_open = on_open
-        self.root = W.Text(value=str(root), description=_('root'), continuous_update=False)
+        self.root = WORDS.bind(W.Text(value=str(root), continuous_update=False), 'root')
         self.table, self.pick = W.HTML(''), W.SelectMultiple(options=[], layout=W.Layout(width='420px', height='120px'))
         self.chart = FigureView(chart)
-        buttons = [W.Button(description=_(k)) for k in ('refresh', 'compare', 'open')]
+        buttons = [WORDS.bind(W.Button(), k) for k in ('refresh', 'compare', 'open')]
         for b, fn in zip(buttons, (self.refresh, self.compare, self.open)): b.on_click(lambda _, fn=fn: fn())
         self.root.observe(lambda _: self.refresh(), 'value')
         self.widget = W.VBox([W.HBox([self.root, *buttons]), self.table, self.pick, self.chart.widget])
@@ -328,7 +393,7 @@ class RunsTab:
         cell = lambda v: f"{v:.4f}" if isinstance(v, float) else html.escape(str(v if v is not None else ''))
         body = ''.join('<tr>' + ''.join(f'<td>{cell(r[c])}</td>' for c in cols) + '</tr>' for r in rows)
         self.table.value = (f"<table><tr>{''.join(f'<th>{c}</th>' for c in cols)}</tr>{body}</table>" if rows
-                            else f"<i>{_('no_runs')} in {html.escape(self.root.value)}</i>")
+                            else f"<i>{_('no_runs')}: {html.escape(self.root.value)}</i>")
         self.pick.options = list(self.jobs)
         return rows
 
@@ -345,20 +410,21 @@ class RunsTab:
 # %% ../nbs/12_board.ipynb #5571c6f7
 class Board:
     "The llmft panel: a Train tab (form, estimate, Start / Stop / Cancel / Resume, live view) and a Runs tab."
-    def __init__(self, config_or_run=None, monitor='auto', chart='auto', runs_root=None, env=None):
+    def __init__(self, config_or_run=None, monitor='auto', chart='auto', runs_root=None, env=None, lang=None):
         import ipywidgets as W
+        if lang: WORDS.use(lang)
         self.W, self.env, self.job = W, env, None
         self.form = Form()
         self.view = RunView(chart, monitor)
         self.estimate, self.message, self.template_info = W.HTML(''), W.HTML(''), W.HTML('')
         self.preview = W.HTML('')
         self.copy = W.Textarea(layout=W.Layout(width='840px', height='200px', display='none'))
-        self.load_path = W.Text(placeholder=_('load_path'), layout=W.Layout(width='300px'))
-        mk = lambda key, style='', icon='': W.Button(description=_(key), button_style=style, icon=icon)
+        self.load_path = WORDS.bind(W.Text(layout=W.Layout(width='300px')), 'load_path', 'placeholder')
+        mk = lambda key, style='', icon='': WORDS.bind(W.Button(button_style=style, icon=icon), key)
         self.b_start, self.b_stop = mk('start', 'success', 'play'), mk('stop', 'warning', 'stop')
         self.b_cancel, self.b_resume = mk('cancel', 'danger', 'times'), mk('resume', 'info', 'repeat')
-        self.b_check, self.b_load, self.b_copy = mk('check'), mk('load'), W.ToggleButton(description=_('export_cfg'))
-        self.b_adv = W.ToggleButton(description=_('advanced'))
+        self.b_check, self.b_load, self.b_copy = mk('check'), mk('load'), WORDS.bind(W.ToggleButton(), 'export_cfg')
+        self.b_adv = WORDS.bind(W.ToggleButton(), 'advanced')
         for b, fn in ((self.b_start, self.start), (self.b_stop, self.stop), (self.b_cancel, self.cancel),
                       (self.b_resume, self.resume), (self.b_check, self.check), (self.b_load, self.load_clicked)):
             b.on_click(lambda _, fn=fn: self._safely(fn))
@@ -371,21 +437,33 @@ class Board:
             w.observe(lambda _: self.changed(), 'value')
         left = W.VBox([W.HBox([self.load_path, self.b_load]), f.model, self.template_info, f.template, f.stage,
                        f.method, f.method_box, f.dataset_dir, f.dataset, f.files])
-        right = W.VBox([W.HTML(f"<b>{_('main')}</b>"), f.main, self.b_adv, f.advanced, f.other])
+        right = W.VBox([WORDS.bind(W.HTML(), 'main', 'value', '<b>{}</b>'), f.main, self.b_adv, f.advanced, f.other])
         buttons = W.HBox([self.b_start, self.b_stop, self.b_cancel, self.b_resume, self.b_check, self.b_copy])
         train = W.VBox([W.HBox([left, right]), self.estimate, self.message, buttons, self.copy, self.view.widget,
                         self.preview])
         self.runs = RunsTab(runs_root or 'runs', on_open=self.open_job, chart=chart)
         self.tabs = W.Tab(children=[train, self.runs.widget])
         for i, k in enumerate(('train', 'runs')): self.tabs.set_title(i, _(k))
+        self.lang = W.Dropdown(options=[(n, k) for k, n in LANGUAGES.items()], value=WORDS.lang, layout=W.Layout(width='160px'))
+        WORDS.bind(self.lang, 'language')
+        self.lang.observe(lambda ch: self.use_language(ch['new']), 'value')
         self.tabs.observe(lambda ch: self.runs.refresh() if ch['new'] == 1 else None, 'selected_index')
-        self.widget = self.tabs
+        self.widget = W.VBox([self.lang, self.tabs])
         if config_or_run is not None: self.open(config_or_run)
         self.changed()
 
     def _ipython_display_(self):
         from IPython.display import display
         display(self.widget)
+
+# %% ../nbs/12_board.ipynb #5f4d9844
+@patch
+def use_language(self: Board, lang):
+    "Relabel the panel in `lang` (en, zh, ru, ko, ja) in place; what the form holds stays."
+    WORDS.use(lang)
+    for i, k in enumerate(('train', 'runs')): self.tabs.set_title(i, _(k))
+    self.lang.value = lang
+    self.runs.refresh(); self.changed()
 
 # %% ../nbs/12_board.ipynb #a6ad5e06
 @patch
@@ -405,7 +483,7 @@ def changed(self: Board):
     "After any edit: validate, re-estimate memory, refresh the copy-out text and the buttons."
     from llmft.registry import find_entry
     e = find_entry(self.form.model.value.strip())
-    self.template_info.value = f"<small>registry template: {e.template}</small>" if e and e.template else ''
+    self.template_info.value = f"<small>{_('registry_template')}: {e.template}</small>" if e and e.template else ''
     try: cfg = self.form.config()
     except ConfigError as err:
         self.say(str(err), error=True); self.b_start.disabled = True; self.estimate.value = ''
@@ -428,7 +506,7 @@ def show_estimate(self: Board, cfg: RunConfig, free=None):
     key = repr(to_dict(cfg))
     try: e = _estimates[key] if key in _estimates else _estimates.setdefault(key, estimate(cfg))
     except Exception as ex:
-        self.estimate.value = f"<small>memory estimate not available: {html.escape(str(ex))[:200]}</small>"
+        self.estimate.value = f"<small>{_('no_estimate')}: {html.escape(str(ex))[:200]}</small>"
         return None
     free = free_bytes(e.device) if free is None else free
     ok = e.fits(free)
@@ -440,10 +518,10 @@ def show_estimate(self: Board, cfg: RunConfig, free=None):
 @patch
 def start(self: Board):
     "Launch the run on screen as a job and watch it."
-    if self.job and self.job.running: return self.say('a run is already going: stop or cancel it first', error=True)
+    if self.job and self.job.running: return self.say(_('busy'), error=True)
     cfg = self.form.config()
     self.job = launch(cfg, env=self.env)
-    self.say(f"started: {self.job.path} (PID {self.job.proc.pid})")
+    self.say(f"{_('started')}: {self.job.path} (PID {self.job.proc.pid})")
     self._watch()
 
 @patch
@@ -455,19 +533,19 @@ def _watch(self: Board):
 @patch
 def stop(self: Board):
     "Save a checkpoint at the end of this step and stop."
-    if self.job: self.job.stop(); self.say('stopping: the run saves a checkpoint at the end of this step')
+    if self.job: self.job.stop(); self.say(_('stopping'))
 
 @patch
 def cancel(self: Board):
     "End the run now."
-    if self.job: self.job.cancel(); self.view.update(); self.say('cancelled'); self.b_start.disabled = False
+    if self.job: self.job.cancel(); self.view.update(); self.say(_('cancelled')); self.b_start.disabled = False
 
 @patch
 def resume(self: Board):
     "Continue the run in the form's output_dir (or the one on screen) from its last checkpoint."
     job = self.job or attach(self.form.config().train.output_dir)
     self.job = job.resume()
-    self.say(f"resumed: {self.job.path}")
+    self.say(f"{_('resumed')}: {self.job.path}")
     self._watch()
 
 @patch
@@ -498,10 +576,10 @@ def check(self: Board):
     cfg = self.form.config()
     w = template_warning(cfg)
     self.template_info.value = (f"<pre style='color:#c60'>{html.escape(w)}</pre>" if w
-                                else "<small>template check: the template matches the tokenizer's own</small>")
+                                else f"<small>{_('template_ok')}</small>")
     self.preview.value = preview(cfg)._repr_html_()
 
 # %% ../nbs/12_board.ipynb #12bfc9e2
-def board(config_or_run=None, monitor='auto', chart='auto', runs_root=None) -> Board:
-    "The llmft panel, optionally filled from a YAML, a dict, a `RunConfig` or a run folder."
-    return Board(config_or_run, monitor=monitor, chart=chart, runs_root=runs_root)
+def board(config_or_run=None, monitor='auto', chart='auto', runs_root=None, lang=None) -> Board:
+    "The llmft panel, optionally filled from a YAML, a dict, a `RunConfig` or a run folder; `lang`: en, zh, ru, ko, ja."
+    return Board(config_or_run, monitor=monitor, chart=chart, runs_root=runs_root, lang=lang)

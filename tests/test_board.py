@@ -58,3 +58,13 @@ def test_magic_train_shows_a_job(panel, capsys):
     assert job.wait(120) == 'finished' and len(job.metrics) >= 1
     ip.run_line_magic('llmft', f"stop {tmp/'m'}")
     assert f"{tmp/'m'} is not running (state: finished)" in capsys.readouterr().err
+
+def test_every_word_is_used_and_translated():
+    "Each catalogue has exactly English's keys, and the panel's code uses every one of them."
+    from llmft import board as B
+    src = (Path(B.__file__)).read_text()
+    code = src[:src.index('LABELS = dict(')] + src[src.index('LANGUAGES = dict('):]
+    assert set(B.LABELS) == {'en', 'zh', 'ru', 'ko', 'ja'}
+    for lang, words in B.LABELS.items(): assert set(words) == set(B.LABELS['en']), lang
+    unused = [k for k in B.LABELS['en'] if f"'{k}'" not in code]
+    assert not unused, f"words no widget or message uses: {unused}"

@@ -1,5 +1,6 @@
 """The panel in a real browser: JupyterLab on a loopback port, Debian's Chromium driven by Playwright.
-Start a run and watch it to the end, start a second and stop it mid-run, reload the page and find both again."""
+Start a run and watch it to the end, start a second and stop it mid-run, reload the page and find both again,
+then switch the panel to Japanese."""
 import json, os, secrets, shutil, socket, subprocess, sys, time
 from pathlib import Path
 import pytest
@@ -97,6 +98,9 @@ def test_board_in_jupyterlab(lab):
         page.wait_for_function("() => document.body.innerText.includes('finished ·')", timeout=60_000)
         page.wait_for_function(f"() => ({PLOT_POINTS})() === 6", timeout=30_000)
         page.screenshot(path=str(tmp/'reloaded.png'), full_page=True)
+        page.locator('.widget-dropdown select').first.select_option(label='日本語') # the language, at the panel's top
+        page.locator('.widget-tab .lm-TabBar-tab', has_text='実行履歴').first.wait_for(timeout=30_000)
+        button(page, '開く').wait_for(timeout=30_000)
         assert 'Error displaying widget' not in page.content()
         browser.close()
     print('screenshots in', tmp)
