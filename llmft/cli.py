@@ -40,7 +40,7 @@ def launch_command(argv, nproc=1, nnodes=1, node_rank=0, master_addr=None, maste
     return [sys.executable, '-m', 'torch.distributed.run', *nodes, f'--nproc_per_node={nproc}', '--no-python',
             sys.executable, '-c', 'from llmft.cli import main; main()', *argv]
 
-# %% ../nbs/09_cli.ipynb #1a79862e
+# %% ../nbs/09_cli.ipynb #319fc358
 def _nodes(a) -> dict:
     "The multi-node arguments of `llmft train`, checked."
     if a.nnodes in (None, 1): return {}
@@ -64,6 +64,7 @@ def _train(a):
     run = train(cfg)
     if int(os.environ.get('RANK', 0)) == 0: print(f"run: {run.path}")
 
+# %% ../nbs/09_cli.ipynb #0e5f11f6
 def _turns(tty):
     while True:
         try: yield input('you> ' if tty else '')
@@ -106,6 +107,7 @@ def _serve(a):
     kw = {**kw, **({'infer_backend': a.engine} if a.engine else {})}
     serve(model, host=a.host, port=a.port, api_key=a.api_key or os.environ.get('API_KEY'), **kw)
 
+# %% ../nbs/09_cli.ipynb #e78d2487
 def _target(src, overrides) -> tuple:
     "(model or run, remaining keys) from a run folder, a model name or an evaluation YAML plus overrides."
     from pathlib import Path
