@@ -3,6 +3,7 @@
 Modules:
 
 - `llmft.board`: `llmft.board()`: configure, start, watch, stop, resume and compare runs in a widget panel inside the notebook.
+- `llmft.chattab`: Chat with a base model and a fine-tuned run side by side in the panel, each served by `llmft serve` in a child process, so unloading frees its memory.
 - `llmft.cli`: `llmft train | chat | preview | serve (api) | eval | predict | export | demo | examples | env | version`: thin over the Python API.
 - `llmft.config`: One `RunConfig` describes a whole run: which model, which data, which method, how to train and how to generate.
 - `llmft.data`: Dataset specs, reading files, aligning alpaca / sharegpt / OpenAI / text records into one schema, merging and splitting.

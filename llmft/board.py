@@ -15,17 +15,21 @@ import yaml
 from .config import (ConfigError, RunConfig, load_config, to_dict, did_you_mean, STAGES, PRECISIONS, ATTENTION,
                           GROUPS)
 from .jobs import Job, launch, attach, list_runs
+from .chattab import ChatTab
 from .runs import Run, CONFIG
 from .notebook import LossCurve, FigureView
 
 # %% auto #0
-__all__ = ['LABELS', 'LANGUAGES', 'WORDS', 'METHOD_KEYS', 'METHOD_FIELDS', 'MAIN', 'ADVANCED', 'CHOICES', 'Words', 'method_of',
-           'flat', 'Form', 'as_yaml', 'as_command', 'as_python', 'monitor_mode', 'RunView', 'run_row', 'compare_figure',
-           'RunsTab', 'Board', 'board']
+__all__ = ['LABELS', 'LANGUAGES', 'WORDS', 'METHOD_KEYS', 'METHOD_FIELDS', 'MAIN', 'ADVANCED', 'CHOICES', 'TABS', 'Words',
+           'method_of', 'flat', 'Form', 'as_yaml', 'as_command', 'as_python', 'monitor_mode', 'RunView', 'run_row',
+           'compare_figure', 'RunsTab', 'Board', 'board']
 
 # %% ../nbs/12_board.ipynb #b36143ee
 LABELS = dict(
-    en=dict(train='Train', runs='Runs', model='Model', template='Template', template_hint='from the registry or the tokenizer',
+    en=dict(chat='Chat', chat_run='Compare with run', system='System prompt', message='Type a message, Enter to send',
+            unload='Unload', send='Send', clear='Clear',
+            train='Train', runs='Runs', model='Model', template='Template',
+            template_hint='from the registry or the tokenizer',
             stage='Stage', method='Method', dataset='Datasets', files='or data files', dataset_dir='Dataset folder',
             main='Hyperparameters', advanced='Advanced', other='Other keys (YAML)',
             other_hint='any other config or TrainingArguments key: value', start='Start', stop='Stop (save)',
@@ -37,7 +41,8 @@ LABELS = dict(
             busy='a run is already going: stop or cancel it first', registry_template='registry template',
             no_estimate='memory estimate not available',
             template_ok="template check: the template matches the tokenizer's own"),
-    zh=dict(train='训练', runs='运行记录', model='模型', template='对话模板', template_hint='来自注册表或分词器',
+    zh=dict(chat='对话', chat_run='对比的运行', system='系统提示词', message='输入消息，回车发送', unload='卸载', send='发送', clear='清空',
+            train='训练', runs='运行记录', model='模型', template='对话模板', template_hint='来自注册表或分词器',
             stage='训练阶段', method='微调方法', dataset='数据集', files='或数据文件', dataset_dir='数据目录',
             main='超参数', advanced='高级设置', other='其他参数 (YAML)',
             other_hint='任意其他配置或 TrainingArguments 参数: 值', start='开始', stop='停止（保存）', cancel='取消',
@@ -47,7 +52,9 @@ LABELS = dict(
             started='已开始', cancelled='已取消', resumed='已继续', stopping='正在停止：本步结束时保存检查点',
             busy='已有训练在进行：请先停止或取消', registry_template='注册表模板', no_estimate='无法估算内存',
             template_ok='模板检查：与分词器自带的模板一致'),
-    ru=dict(train='Обучение', runs='Запуски', model='Модель', template='Шаблон',
+    ru=dict(chat='Чат', chat_run='Сравнить с запуском', system='Системный промпт',
+            message='Сообщение, Enter — отправить', unload='Выгрузить', send='Отправить', clear='Очистить',
+            train='Обучение', runs='Запуски', model='Модель', template='Шаблон',
             template_hint='из реестра или токенизатора', stage='Этап', method='Метод', dataset='Наборы данных',
             files='или файлы данных', dataset_dir='Папка данных', main='Гиперпараметры', advanced='Дополнительно',
             other='Другие ключи (YAML)', other_hint='любой другой ключ конфигурации или TrainingArguments: значение',
@@ -58,8 +65,11 @@ LABELS = dict(
             free='свободно', no_runs='запусков пока нет', language='Язык', started='запущено', cancelled='отменено',
             resumed='продолжено', stopping='остановка: в конце шага будет сохранена контрольная точка',
             busy='обучение уже идёт: сначала остановите или отмените его', registry_template='шаблон из реестра',
-            no_estimate='оценка памяти недоступна', template_ok='проверка шаблона: совпадает с шаблоном токенизатора'),
-    ko=dict(train='학습', runs='실행 기록', model='모델', template='템플릿', template_hint='레지스트리 또는 토크나이저에서',
+            no_estimate='оценка памяти недоступна',
+            template_ok='проверка шаблона: совпадает с шаблоном токенизатора'),
+    ko=dict(chat='채팅', chat_run='비교할 실행', system='시스템 프롬프트', message='메시지 입력, Enter로 전송', unload='언로드',
+            send='보내기', clear='지우기',
+            train='학습', runs='실행 기록', model='모델', template='템플릿', template_hint='레지스트리 또는 토크나이저에서',
             stage='단계', method='방법', dataset='데이터셋', files='또는 데이터 파일', dataset_dir='데이터 폴더',
             main='하이퍼파라미터', advanced='고급', other='기타 키 (YAML)', other_hint='기타 설정 또는 TrainingArguments 키: 값',
             start='시작', stop='중지 (저장)', cancel='취소', resume='재개', check='템플릿 확인 및 데이터 미리보기',
@@ -69,7 +79,9 @@ LABELS = dict(
             resumed='재개됨', stopping='중지 중: 이번 단계가 끝나면 체크포인트를 저장합니다',
             busy='이미 학습 중입니다: 먼저 중지하거나 취소하세요', registry_template='레지스트리 템플릿',
             no_estimate='메모리 추정을 사용할 수 없습니다', template_ok='템플릿 확인: 토크나이저 자체 템플릿과 일치합니다'),
-    ja=dict(train='学習', runs='実行履歴', model='モデル', template='テンプレート',
+    ja=dict(chat='チャット', chat_run='比較する実行', system='システムプロンプト', message='メッセージを入力、Enterで送信', unload='アンロード',
+            send='送信', clear='クリア',
+            train='学習', runs='実行履歴', model='モデル', template='テンプレート',
             template_hint='レジストリまたはトークナイザーから', stage='ステージ', method='手法', dataset='データセット',
             files='またはデータファイル', dataset_dir='データフォルダ', main='ハイパーパラメータ', advanced='詳細設定',
             other='その他のキー (YAML)', other_hint='その他の設定または TrainingArguments のキー: 値', start='開始',
@@ -97,7 +109,8 @@ class Words:
 
     def use(self, lang):
         "Switch every bound widget to `lang`, in place."
-        if lang not in LABELS: raise ConfigError(f"language {lang!r}{did_you_mean(lang, LABELS)}: use one of {', '.join(LABELS)}")
+        if lang not in LABELS:
+            raise ConfigError(f"language {lang!r}{did_you_mean(lang, LABELS)}: use one of {', '.join(LABELS)}")
         self.lang = lang
         self._bound = [b for b in self._bound if getattr(b[0], 'comm', True) is not None] # closed widgets let go
         for w, key, attr, fmt in self._bound: setattr(w, attr, fmt.format(self(key)))
@@ -411,6 +424,8 @@ class RunsTab:
         if self.pick.value and self.on_open: self.on_open(self.jobs[self.pick.value[0]])
 
 # %% ../nbs/12_board.ipynb #5571c6f7
+TABS = ('train', 'runs', 'chat')
+
 class Board:
     "The llmft panel: a Train tab (form, estimate, Start / Stop / Cancel / Resume, live view) and a Runs tab."
     def __init__(self, config_or_run=None, monitor='auto', chart='auto', runs_root=None, env=None, lang=None):
@@ -445,8 +460,9 @@ class Board:
         train = W.VBox([W.HBox([left, right]), self.estimate, self.message, buttons, self.copy, self.view.widget,
                         self.preview])
         self.runs = RunsTab(runs_root or 'runs', on_open=self.open_job, chart=chart)
-        self.tabs = W.Tab(children=[train, self.runs.widget])
-        for i, k in enumerate(('train', 'runs')): self.tabs.set_title(i, _(k))
+        self.chat = ChatTab(WORDS, model=self.form.model.value)
+        self.tabs = W.Tab(children=[train, self.runs.widget, self.chat.widget])
+        for i, k in enumerate(TABS): self.tabs.set_title(i, _(k))
         self.lang = W.Dropdown(options=[(n, k) for k, n in LANGUAGES.items()], value=WORDS.lang, layout=W.Layout(width='160px'))
         WORDS.bind(self.lang, 'language')
         self.lang.observe(lambda ch: self.use_language(ch['new']), 'value')
@@ -464,7 +480,7 @@ class Board:
 def use_language(self: Board, lang):
     "Relabel the panel in `lang` (en, zh, ru, ko, ja) in place; what the form holds stays."
     WORDS.use(lang)
-    for i, k in enumerate(('train', 'runs')): self.tabs.set_title(i, _(k))
+    for i, k in enumerate(TABS): self.tabs.set_title(i, _(k))
     self.lang.value = lang
     self.runs.refresh(); self.changed()
 

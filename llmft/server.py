@@ -210,7 +210,7 @@ def create_app(chat_model: ChatModel, api_key=None, model_name=None, max_tokens_
     if key: app.add_middleware(KeyAuth, key=key)
 
     @app.get('/health')
-    def health(): return dict(status='ok', model=name)
+    def health(): return dict(status='ok', model=name, template=cm.template.name)
 
     @app.get('/v1/models')
     def models():

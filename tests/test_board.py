@@ -61,9 +61,9 @@ def test_magic_train_shows_a_job(panel, capsys):
 
 def test_every_word_is_used_and_translated():
     "Each catalogue has exactly English's keys, and the panel's code uses every one of them."
-    from llmft import board as B
-    src = (Path(B.__file__)).read_text()
-    code = src[:src.index('LABELS = dict(')] + src[src.index('LANGUAGES = dict('):]
+    from llmft import board as B, chattab
+    src = Path(B.__file__).read_text()
+    code = src[:src.index('LABELS = dict(')] + src[src.index('LANGUAGES = dict('):] + Path(chattab.__file__).read_text()
     assert set(B.LABELS) == {'en', 'zh', 'ru', 'ko', 'ja'}
     for lang, words in B.LABELS.items(): assert set(words) == set(B.LABELS['en']), lang
     unused = [k for k in B.LABELS['en'] if f"'{k}'" not in code]
