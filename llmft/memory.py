@@ -22,7 +22,7 @@ __all__ = ['SHAPE_KEYS', 'SHAPES', 'BASELINE_CODE', 'BASELINE_FALLBACK', 'CUDA_C
            'optimizer_bytes', 'baseline_bytes', 'slack_bytes', 'free_bytes', 'MemoryEstimate', 'Device', 'estimate',
            'FitPlan', 'auto_fit', 'estimate_line', 'fit_to_device']
 
-# %% ../nbs/04b_memory.ipynb #176b026f
+# %% ../nbs/04b_memory.ipynb #f71a1bfc
 SHAPE_KEYS = ('model_type', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads',
               'num_key_value_heads', 'vocab_size', 'tie_word_embeddings')
 SHAPES = {name: dict(zip(SHAPE_KEYS, v)) for name, v in { # config.json shapes of common models: planning needs no download
@@ -148,7 +148,7 @@ def optimizer_bytes(model, cfg: RunConfig) -> int:
     return sum(4 * (2 * r * max(gal[id(p)]) + r * min(gal[id(p)])) if id(p) in gal else 8 * p.numel()
                for p in model.parameters() if p.requires_grad)
 
-# %% ../nbs/04b_memory.ipynb #c414410f
+# %% ../nbs/04b_memory.ipynb #85750621
 BASELINE_CODE = """
 import json, psutil, torch, transformers, peft, datasets, llmft.trainer
 x = torch.randn(256, 256, requires_grad=True)
@@ -180,7 +180,7 @@ def baseline_bytes(refresh=False) -> int:
     write_json_atomic({**cache, key: b}, path)
     return b
 
-# %% ../nbs/04b_memory.ipynb #80cd8e77
+# %% ../nbs/04b_memory.ipynb #28738582
 CUDA_CONTEXT = 512 * 2**20 # bytes of device memory a CUDA context with cuBLAS and the loaded kernels takes (modelled)
 RUNTIME = 96 * 2**20 # bytes the tokenizer, the tokenized data and the `Trainer` add on the CPU (measured, SmolLM2)
 SLACK_CPU = (0.7, 0.15, 0.75) # glibc keeps shares of activations streamed and of logits; states reuse a share
@@ -193,7 +193,7 @@ def slack_bytes(model, cfg: RunConfig, device, tokens: int, seq: int, act: int, 
     streamed = tokens * act * backward_layers(model) * layer_numbers(model, cfg, seq)
     return max(a * streamed + b * logits - c * states, -0.5 * min(logits, grads))
 
-# %% ../nbs/04b_memory.ipynb #94efe5fb
+# %% ../nbs/04b_memory.ipynb #fc80be13
 def _status_bytes(key) -> int|None:
     try: return next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith(key + ':')) * 1024
     except (OSError, StopIteration): return None
@@ -266,8 +266,8 @@ class MemoryEstimate:
         "How the total compares with the free memory: fits or will not fit."
         if self.free is None: return "free memory unknown"
         where = f"on {self.target}" if self.target else 'free now'
-        more = f"{_gb(self.total_bytes - self.held)} more than held" if self.held else _gb(self.total_bytes)
-        return f"{_gb(self.free)} {where}: {'fits' if self.fits() else 'WILL NOT FIT'} ({more} needed)"
+        more = f"{_gb(self.total_bytes - self.held)} beyond what it holds now" if self.held else _gb(self.total_bytes)
+        return f"{_gb(self.free)} {where}: {'fits' if self.fits() else 'WILL NOT FIT'} (needs {more})"
     def line(self) -> str:
         "One line: total, its parts, what it is for, and the free memory."
         parts = ' + '.join(f"{k} {v/2**30:.2f}" for k, v in self.parts.items() if v >= 2**20 / 2)
@@ -287,7 +287,7 @@ class MemoryEstimate:
                 f"<tr><td><b>total</b></td>{td}<b>{_gb(self.total_bytes)}</b></td></tr></table>"
                 + ''.join(f"<p><i>{n}</i></p>" for n in self.notes) + (f"<pre>{self.plan}</pre>" if self.plan else ''))
 
-# %% ../nbs/04b_memory.ipynb #cbb99052
+# %% ../nbs/04b_memory.ipynb #04524a7c
 @patch
 def fits(self: MemoryEstimate, free=None) -> bool:
     "True unless the estimate, less what this process holds already, exceeds `free` bytes (default: `self.free`)."
@@ -375,7 +375,7 @@ def estimate(config=None, device=None, hf_config=None, held=0, **overrides) -> M
     if (preset and preset.memory) or cfg.train.auto_fit: e.plan = auto_fit(cfg, device, hf_config=hf_config, held=held)
     return e
 
-# %% ../nbs/04b_memory.ipynb #ec7ee914
+# %% ../nbs/04b_memory.ipynb #e12656f1
 FIT_MARGIN = 0.1 # share of the free memory auto_fit leaves unplanned: the estimate's error and other programs
 
 @dataclass
@@ -402,7 +402,7 @@ def _can_quantize(cfg: RunConfig, kind) -> bool:
     return (cfg.model.quantization_bit is None and m.finetuning_type == 'lora' and not m.pissa_init
             and (kind == 'cuda' or importlib.util.find_spec('bitsandbytes') is not None))
 
-# %% ../nbs/04b_memory.ipynb #91c158dc
+# %% ../nbs/04b_memory.ipynb #ce0c3f08
 def auto_fit(config=None, device=None, free=None, held=0, margin=FIT_MARGIN, hf_config=None, **overrides) -> FitPlan:
     "The fastest checkpointing, micro-batch (global batch kept) and 4-bit loading whose estimate fits `free` bytes."
     cfg = load_config(config, **overrides)
@@ -430,7 +430,7 @@ def auto_fit(config=None, device=None, free=None, held=0, margin=FIT_MARGIN, hf_
 
 def _get(cfg, k): return getattr(getattr(cfg, key_groups()[k]), k)
 
-# %% ../nbs/04b_memory.ipynb #2f4a5bdd
+# %% ../nbs/04b_memory.ipynb #ae6cff55
 def _need(options, **kw) -> str:
     "The smallest estimate among the options with settings `kw`, as text."
     return _gb(min(o[5].total_bytes - o[5].held for o in options if all(o[4][k] == v for k, v in kw.items())))
@@ -464,7 +464,7 @@ def _reasons(cfg: RunConfig, kw, e, options, free, room, preset) -> list:
     out.append(f"estimate of the chosen settings: {_gb(e.total_bytes)}{more}")
     return out
 
-# %% ../nbs/04b_memory.ipynb #b45f27eb
+# %% ../nbs/04b_memory.ipynb #5e06e22d
 def estimate_line(config=None, device=None, held=0, **overrides) -> str:
     "The estimate in one line against the free memory, plus a warning line when it will not fit (never raises)."
     try: e = estimate(config, device, held=held, **overrides)

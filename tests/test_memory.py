@@ -38,3 +38,37 @@ def test_estimate_close_to_measured_peak(tiny_model):
     assert 'memory estimate: ' in out.stdout and 'free now: fits' in out.stdout # printed before the model loads
     print(f"estimate {est.total_bytes / 2**20:.0f} MB, measured peak RSS {measured:.0f} MB")
     assert 0.85 < est.total_bytes / 2**20 / measured < 1.15
+
+CAPPED = """
+import json, resource, sys, tempfile, torch
+torch.set_num_threads(1)
+import llmft, llmft.trainer
+from llmft.memory import baseline_bytes, _status_bytes
+baseline_bytes() # measured before the cap, which its subprocess would inherit
+resource.setrlimit(resource.RLIMIT_DATA, (_status_bytes('VmData') + int(sys.argv[2]) * 2**20, resource.RLIM_INFINITY))
+for name, kw in (('plain', {}), ('auto_fit', dict(auto_fit=True))):
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            run = llmft.train(json.loads(sys.argv[1]), output_dir=d, plot_loss=False, **kw)
+            t = run.config.train
+            r = dict(losses=[m['loss'] for m in run.metrics if 'loss' in m], micro=t.per_device_train_batch_size,
+                     accum=t.gradient_accumulation_steps)
+    except Exception as e: r = dict(error=f"{type(e).__name__}: {e}"[:300])
+    print('RESULT', name, json.dumps(r), flush=True)
+"""
+
+def test_auto_fit_under_memory_cap(tiny_model, tmp_path):
+    "700 MB above what the process maps (RLIMIT_DATA): a micro-batch of 8 x 256 fails, auto_fit trains the same global batch."
+    cfg = dict(dataset='identity', model='llmft-tiny', finetuning_type='full', packing=True, cutoff_len=256,
+               per_device_train_batch_size=8, max_steps=2, logging_steps=1, save_steps=10**6)
+    out = subprocess.run([sys.executable, '-c', CAPPED, json.dumps(cfg), '700'], capture_output=True, text=True,
+                         timeout=300, env={**os.environ, 'OMP_NUM_THREADS': '1'})
+    res = {l.split()[1]: json.loads(l.split(' ', 2)[2]) for l in out.stdout.splitlines() if l.startswith('RESULT')}
+    assert set(res) == {'plain', 'auto_fit'}, out.stderr[-3000:]
+    assert "can't allocate memory" in res['plain']['error'] and 'WILL NOT FIT' in out.stdout # said before it loaded
+    fit = res['auto_fit']
+    assert 'error' not in fit and fit['micro'] < 8 and fit['micro'] * fit['accum'] == 8, fit # the global batch kept
+    assert 'auto_fit on cpu: ' in out.stdout and 'global batch 8, as asked' in out.stdout
+    plain = llmft.train(cfg, output_dir=str(tmp_path/'plain'), plot_loss=False, verbose=False) # uncapped, in this process
+    losses = [m['loss'] for m in plain.metrics if 'loss' in m]
+    assert len(fit['losses']) == len(losses) == 2 and all(abs(a - b) < 1e-3 * b for a, b in zip(fit['losses'], losses))
