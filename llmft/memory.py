@@ -371,7 +371,7 @@ def estimate(config=None, device=None, hf_config=None, held=0, **overrides) -> M
     cfg = load_config(config, **overrides)
     kind, prec, preset = _device_precision(cfg, device)
     e = _estimate(cfg, kind, prec, meta_model(cfg, hf_config))
-    e.free, e.held, e.target = _free(kind, preset), held, preset and preset.name
+    e.free, e.held, e.target = _free(kind, preset), held, preset.name if preset and preset.memory else None
     if (preset and preset.memory) or cfg.train.auto_fit: e.plan = auto_fit(cfg, device, hf_config=hf_config, held=held)
     return e
 
@@ -421,7 +421,7 @@ def auto_fit(config=None, device=None, free=None, held=0, margin=FIT_MARGIN, hf_
                 kw = dict(quantization_bit=q, disable_gradient_checkpointing=not gc, per_device_train_batch_size=m,
                           gradient_accumulation_steps=total // m)
                 e = _estimate(_with(cfg, **kw), kind, prec, model)
-                e.free, e.held, e.target = free, held, preset and preset.name
+                e.free, e.held, e.target = free, held, preset.name if preset and preset.memory else None
                 ok = room is None or e.total_bytes - held <= room
                 options.append((not ok, q != q0, _cost(gc, m, q != q0), e.total_bytes, kw, e))
     bad, quant, _, _, kw, e = min(options, key=lambda o: o[:4] if not o[0] else (True, 0, 0, o[3]))
@@ -451,8 +451,7 @@ def _reasons(cfg: RunConfig, kw, e, options, free, room, preset) -> list:
         f"without it micro-batch {m} needs {need(disable_gradient_checkpointing=True, per_device_train_batch_size=m)})"
         if gc else "it fits without; recomputing each layer's forward would cost about a third more compute)"))
     whole = need(disable_gradient_checkpointing=not gc, per_device_train_batch_size=total)
-    big = (f"; micro-batch {total} needs {whole}"
-           if m < total else '')
+    big = f"; micro-batch {total} needs {whole}" if m < total else ''
     out.append(f"micro-batch: {m} x gradient_accumulation_steps {total // m} = global batch {total}, as asked{big}")
     if q and q != cfg.model.quantization_bit:
         plain = _need(options, quantization_bit=cfg.model.quantization_bit)
@@ -469,8 +468,11 @@ def estimate_line(config=None, device=None, held=0, **overrides) -> str:
     "The estimate in one line against the free memory, plus a warning line when it will not fit (never raises)."
     try: e = estimate(config, device, held=held, **overrides)
     except Exception as ex: return f"memory estimate: not available for this model ({type(ex).__name__}: {ex})"
-    w = e.warning()
-    return e.line() + (f"\n  warning: {w}" if w else '')
+    w, p = e.warning(), e.plan
+    out = e.line() + (f"\n  warning: {w}" if w else '')
+    if not p: return out
+    chosen = ', '.join(f"{k}={v}" for k, v in p.changes.items()) or 'the settings as given'
+    return out + f"\n  auto_fit would choose {chosen}: {_gb(p.estimate.total_bytes)}" + ('' if p.fits else ', too much')
 
 def fit_to_device(cfg: RunConfig) -> RunConfig:
     "Before anything loads: with `auto_fit`, set `cfg` to settings that fit and say why; then print the estimate line."

@@ -1,7 +1,8 @@
 """`llmft.estimate` says what a user will see: which method needs more, that longer rows and bigger batches cost more,
 and a figure close to the peak memory a real run reaches."""
 import json, os, subprocess, sys
-import llmft
+import pytest
+import llmft, llmft.config
 
 SMOL = dict(dataset='identity', model='smollm2-135m-instruct', per_device_train_batch_size=2, cutoff_len=128)
 METHODS = dict(full=dict(finetuning_type='full'), freeze=dict(finetuning_type='freeze'), lora={}, qlora=dict(quantization_bit=4))
@@ -14,8 +15,11 @@ def test_methods_ordered_and_growing():
         bigger = llmft.estimate(SMOL, device='cpu', **kw)
         assert bigger.parts['logits'] == 4 * e.parts['logits'] and bigger.total_bytes > e.total_bytes
     assert str(e).startswith('memory estimate: ') and 'logits' in str(e) and '<table>' in e._repr_html_()
+    assert e.parts['baseline'] > 100 * 2**20 and 'free now: fits' in e.line() # the whole process, against free memory
+    with pytest.raises(llmft.config.ConfigError, match="auto_fit='maybe': expected bool"):
+        llmft.estimate(SMOL, auto_fit='maybe')
 
-# the child's own peak RSS (VmHWM): ru_maxrss, which result.json reports, starts from the parent's peak after fork + exec
+# the child's own peak RSS (VmHWM): ru_maxrss, which result.json reports, starts from the parent's peak after a fork
 CHILD = """
 import json, sys, tempfile, torch
 torch.set_num_threads(1)
@@ -26,9 +30,9 @@ print('RESULT', next(int(l.split()[1]) for l in open('/proc/self/status') if l.s
 """
 
 def test_estimate_close_to_measured_peak(tiny_model):
-    "Full fine-tuning of the tiny model, batch 4 x 128: the whole process's peak resident memory, as a memory limit counts it."
-    cfg = dict(dataset='identity', model='llmft-tiny', finetuning_type='full', packing=True, per_device_train_batch_size=4,
-               cutoff_len=128)
+    "Full fine-tuning of the tiny model, batch 4 x 128: the whole process's peak resident memory, which limits count."
+    cfg = dict(dataset='identity', model='llmft-tiny', finetuning_type='full', packing=True,
+               per_device_train_batch_size=4, cutoff_len=128)
     est = llmft.estimate(cfg, device='cpu')
     out = subprocess.run([sys.executable, '-c', CHILD, json.dumps(cfg)], capture_output=True, text=True, timeout=300,
                          env={**os.environ, 'OMP_NUM_THREADS': '1'})
@@ -58,7 +62,7 @@ for name, kw in (('plain', {}), ('auto_fit', dict(auto_fit=True))):
 """
 
 def test_auto_fit_under_memory_cap(tiny_model, tmp_path):
-    "700 MB above what the process maps (RLIMIT_DATA): a micro-batch of 8 x 256 fails, auto_fit trains the same global batch."
+    "700 MB above what the process maps (RLIMIT_DATA): micro-batch 8 x 256 fails, auto_fit trains the global batch."
     cfg = dict(dataset='identity', model='llmft-tiny', finetuning_type='full', packing=True, cutoff_len=256,
                per_device_train_batch_size=8, max_steps=2, logging_steps=1, save_steps=10**6)
     out = subprocess.run([sys.executable, '-c', CAPPED, json.dumps(cfg), '700'], capture_output=True, text=True,
@@ -69,6 +73,6 @@ def test_auto_fit_under_memory_cap(tiny_model, tmp_path):
     fit = res['auto_fit']
     assert 'error' not in fit and fit['micro'] < 8 and fit['micro'] * fit['accum'] == 8, fit # the global batch kept
     assert 'auto_fit on cpu: ' in out.stdout and 'global batch 8, as asked' in out.stdout
-    plain = llmft.train(cfg, output_dir=str(tmp_path/'plain'), plot_loss=False, verbose=False) # uncapped, in this process
+    plain = llmft.train(cfg, output_dir=str(tmp_path/'plain'), plot_loss=False, verbose=False) # uncapped, here
     losses = [m['loss'] for m in plain.metrics if 'loss' in m]
     assert len(fit['losses']) == len(losses) == 2 and all(abs(a - b) < 1e-3 * b for a, b in zip(fit['losses'], losses))
