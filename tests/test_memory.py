@@ -50,7 +50,7 @@ import llmft, llmft.trainer
 from llmft.memory import baseline_bytes, _status_bytes
 baseline_bytes() # measured before the cap, which its subprocess would inherit
 resource.setrlimit(resource.RLIMIT_DATA, (_status_bytes('VmData') + int(sys.argv[2]) * 2**20, resource.RLIM_INFINITY))
-for name, kw in (('plain', {}), ('auto_fit', dict(auto_fit=True))):
+for name, kw in (('auto_fit', dict(auto_fit=True)), ('plain', {})):
     try:
         with tempfile.TemporaryDirectory() as d:
             run = llmft.train(json.loads(sys.argv[1]), output_dir=d, plot_loss=False, **kw)
