@@ -160,6 +160,7 @@ class TrainArgs:
     early_stopping_steps: int|None = None # stop when eval_loss has not improved for this many evaluations
     predict_with_generate: bool = False # sft: after training, generate answers for eval_dataset and score BLEU-4 / ROUGE
     callbacks: list[str]|None = None # 'module:name' of `TrainerCallback` classes or instances added to the run
+    auto_fit: bool = False # pick checkpointing, micro-batch (same global batch) and 4-bit loading that fit the memory
     extra: dict = field(default_factory=dict)
 
 @dataclass

@@ -6,27 +6,56 @@ Docs: https://llmft.github.io/llmft/memory.html.md"""
 
 # %% ../nbs/04b_memory.ipynb #a846e9f3
 from __future__ import annotations
-import math
+import copy, importlib.util, json, math, subprocess, sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from fastcore.basics import patch
-from .config import RunConfig, load_config
-from .registry import resolve_model
+from .config import ConfigError, RunConfig, did_you_mean, key_groups, load_config
+from .registry import find_entry, llmft_home, resolve_model
 from .model import attach_lora, configure_rope, decoder_layers, freeze_layers, galore_targets, pick_precision
+from .runs import write_json_atomic
 
 # %% auto #0
-__all__ = ['PARTS', 'PAIRED', 'meta_model', 'quantized_bytes', 'weight_bytes', 'checkpoint_bytes', 'layer_numbers',
-           'backward_layers', 'activation_bytes', 'logits_bytes', 'optimizer_bytes', 'MemoryEstimate', 'estimate',
-           'free_bytes', 'estimate_line']
+__all__ = ['SHAPE_KEYS', 'SHAPES', 'BASELINE_CODE', 'BASELINE_FALLBACK', 'CUDA_CONTEXT', 'RUNTIME', 'SLACK_CPU', 'SLACK_CUDA',
+           'PARTS', 'PROCESS_PARTS', 'DEVICES', 'PAIRED', 'FIT_MARGIN', 'model_config', 'meta_model', 'quantized_bytes',
+           'weight_bytes', 'checkpoint_bytes', 'layer_numbers', 'backward_layers', 'activation_bytes', 'logits_bytes',
+           'optimizer_bytes', 'baseline_bytes', 'slack_bytes', 'free_bytes', 'MemoryEstimate', 'Device', 'estimate',
+           'FitPlan', 'auto_fit', 'estimate_line', 'fit_to_device']
+
+# %% ../nbs/04b_memory.ipynb #f71a1bfc
+SHAPE_KEYS = ('model_type', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads',
+              'num_key_value_heads', 'vocab_size', 'tie_word_embeddings')
+SHAPES = {name: dict(zip(SHAPE_KEYS, v)) for name, v in { # config.json shapes of common models: planning needs no download
+    'Qwen/Qwen2.5-7B-Instruct': ('qwen2', 3584, 18944, 28, 28, 4, 152064, False),
+    'meta-llama/Llama-3.1-8B-Instruct': ('llama', 4096, 14336, 32, 32, 8, 128256, False),
+    'mistralai/Mistral-7B-Instruct-v0.3': ('mistral', 4096, 14336, 32, 32, 8, 32768, False),
+    'meta-llama/Llama-3.2-1B-Instruct': ('llama', 2048, 8192, 16, 32, 8, 128256, True),
+    'Qwen/Qwen2.5-0.5B-Instruct': ('qwen2', 896, 4864, 24, 14, 2, 151936, True),
+    'HuggingFaceTB/SmolLM2-360M-Instruct': ('llama', 960, 2560, 32, 15, 5, 49152, True),
+}.items()}
+
+def model_config(cfg: RunConfig):
+    "The model's `config.json` as transformers reads it, or from `SHAPES` when the model is not on this machine."
+    from transformers import AutoConfig
+    mo = cfg.model
+    try: path, err = resolve_model(mo.model_name_or_path).path, None
+    except ConfigError as ex: path, err = None, ex
+    if path: config = AutoConfig.from_pretrained(path, trust_remote_code=mo.trust_remote_code)
+    else:
+        e = find_entry(mo.model_name_or_path)
+        shape = SHAPES.get(e.hub_id if e else mo.model_name_or_path)
+        if shape is None: raise err
+        config = AutoConfig.for_model(**shape)
+    configure_rope(config, cfg)
+    return config
 
 # %% ../nbs/04b_memory.ipynb #19a3545c
 def meta_model(cfg: RunConfig, config=None):
     "The model of `cfg` with its method applied, on the `meta` device (no weights); `config` overrides the model's own."
     import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM
     mo, ft = cfg.model, cfg.method.finetuning_type
-    if config is None:
-        config = AutoConfig.from_pretrained(resolve_model(mo.model_name_or_path).path, trust_remote_code=mo.trust_remote_code)
-        configure_rope(config, cfg)
+    config = model_config(cfg) if config is None else config
     with torch.device('meta'): model = AutoModelForCausalLM.from_config(config, trust_remote_code=mo.trust_remote_code)
     if ft == 'lora': model = attach_lora(model, cfg)
     elif ft == 'freeze': freeze_layers(model, cfg)
@@ -119,17 +148,98 @@ def optimizer_bytes(model, cfg: RunConfig) -> int:
     return sum(4 * (2 * r * max(gal[id(p)]) + r * min(gal[id(p)])) if id(p) in gal else 8 * p.numel()
                for p in model.parameters() if p.requires_grad)
 
-# %% ../nbs/04b_memory.ipynb #99a24414
-PARTS = ('weights', 'checkpoint', 'reference', 'autocast', 'gradients', 'optimizer', 'activations', 'logits')
+# %% ../nbs/04b_memory.ipynb #85750621
+BASELINE_CODE = """
+import json, psutil, torch, transformers, peft, datasets, llmft.trainer
+x = torch.randn(256, 256, requires_grad=True)
+(x @ x).sum().backward()
+print(json.dumps(dict(rss=psutil.Process().memory_info().rss)))
+"""
+BASELINE_FALLBACK = 480 * 2**20 # bytes, when the measurement cannot run (SmolLM2 on Linux x86-64, torch 2.13)
 
-def _gb(b): return f"{b/2**30:.2f} GB" if b >= 2**30 else f"{b/2**20:.0f} MB"
+def _versions() -> str:
+    "What the baseline depends on: the machine, Python and the libraries a training process imports."
+    import platform, importlib.metadata as md, llmft
+    def v(n):
+        try: return md.version(n)
+        except md.PackageNotFoundError: return '-'
+    return ' '.join([platform.machine(), f"py{platform.python_version()}", f"llmft{llmft.__version__}",
+                     *(f"{n}{v(n)}" for n in ('torch', 'transformers', 'peft', 'datasets', 'bitsandbytes'))])
+
+def baseline_bytes(refresh=False) -> int:
+    "Resident bytes of a Python that imported what training imports: measured in a subprocess once per machine, cached."
+    path, key = llmft_home()/'memory_baseline.json', _versions()
+    try: cache = json.loads(path.read_text())
+    except (OSError, ValueError): cache = {}
+    if key in cache and not refresh: return cache[key]
+    try:
+        out = subprocess.run([sys.executable, '-c', BASELINE_CODE], capture_output=True, text=True, timeout=600)
+        b = json.loads(out.stdout.strip().splitlines()[-1])['rss']
+    except (subprocess.SubprocessError, OSError, ValueError, IndexError, KeyError): return BASELINE_FALLBACK
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic({**cache, key: b}, path)
+    return b
+
+# %% ../nbs/04b_memory.ipynb #28738582
+CUDA_CONTEXT = 512 * 2**20 # bytes of device memory a CUDA context with cuBLAS and the loaded kernels takes (modelled)
+RUNTIME = 96 * 2**20 # bytes the tokenizer, the tokenized data and the `Trainer` add on the CPU (measured, SmolLM2)
+SLACK_CPU = (0.7, 0.15, 0.75) # glibc keeps shares of activations streamed and of logits; states reuse a share
+SLACK_CUDA = 0.1 # PyTorch's caching allocator keeps about a tenth beyond activations and logits (modelled)
+
+def slack_bytes(model, cfg: RunConfig, device, tokens: int, seq: int, act: int, logits, grads, states) -> float:
+    "Bytes the allocator holds beyond live tensors (negative: live tensors that do not peak together)."
+    if device == 'cuda': return SLACK_CUDA * (activation_bytes(model, cfg, tokens, seq, act) + logits)
+    a, b, c = SLACK_CPU
+    streamed = tokens * act * backward_layers(model) * layer_numbers(model, cfg, seq)
+    return max(a * streamed + b * logits - c * states, -0.5 * min(logits, grads))
+
+# %% ../nbs/04b_memory.ipynb #fc80be13
+def _status_bytes(key) -> int|None:
+    try: return next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith(key + ':')) * 1024
+    except (OSError, StopIteration): return None
+
+def _read_int(path) -> int|None:
+    try: return int(Path(path).read_text().split()[0])
+    except (OSError, ValueError, IndexError): return None
+
+def _limits_free() -> list:
+    "Bytes left under this process's rlimits (RLIMIT_DATA, RLIMIT_AS) and its cgroup's memory limit, where one is set."
+    import resource
+    out = []
+    for lim, key in ((resource.RLIMIT_DATA, 'VmData'), (resource.RLIMIT_AS, 'VmSize')):
+        soft, used = resource.getrlimit(lim)[0], _status_bytes(key)
+        if soft != resource.RLIM_INFINITY and used is not None: out.append(soft - used)
+    v1 = 'memory/memory.limit_in_bytes', 'memory/memory.usage_in_bytes'
+    for cap, cur in (('memory.max', 'memory.current'), v1):
+        c, u = _read_int(f"/sys/fs/cgroup/{cap}"), _read_int(f"/sys/fs/cgroup/{cur}")
+        if c is not None and u is not None and c < 2**60: out.append(c - u)
+    return out
+
+def free_bytes(device='cpu') -> int|None:
+    "Bytes free on `device` now: CUDA free memory; on the CPU available RAM, or less under an rlimit or cgroup limit."
+    if str(device).startswith('cuda'):
+        import torch
+        return torch.cuda.mem_get_info()[0] if torch.cuda.is_available() else None
+    import psutil
+    return max(0, min([psutil.virtual_memory().available, *_limits_free()]))
+
+def _free(kind, preset=None) -> int|None:
+    "A preset device's memory, else what `kind` has free now."
+    return int(preset.memory * 2**30) if preset and preset.memory else free_bytes(kind)
+
+# %% ../nbs/04b_memory.ipynb #99a24414
+PARTS = ('baseline', 'context', 'runtime', 'weights', 'checkpoint', 'reference', 'autocast', 'gradients', 'optimizer',
+         'activations', 'logits', 'slack')
+PROCESS_PARTS = ('baseline', 'context', 'runtime', 'slack') # what the process holds besides live tensors
+
+def _gb(b): return f"{b/2**30:.2f} GB" if abs(b) >= 2**30 else f"{b/2**20:.0f} MB"
 
 @dataclass
 class MemoryEstimate:
-    "Predicted peak training memory, by part."
+    "Predicted peak memory of a training process, by part, and what the device has free."
     model: str
     method: str
-    device: str
+    device: str # cpu | cuda: what the limit is measured on (resident memory, device memory)
     precision: str
     params: int
     trainable: int
@@ -137,42 +247,96 @@ class MemoryEstimate:
     seq: int
     parts: dict = field(default_factory=dict) # bytes by name in `PARTS`
     notes: list = field(default_factory=list)
+    free: int|None = None # bytes free on the device now, or a preset device's memory
+    held: int = 0 # bytes of the total this process holds already (its baseline, when the run is in this process)
+    target: str|None = None # the preset device (`DEVICES`) estimated for, if any
+    plan: object = None # what `auto_fit` would choose there (a `FitPlan`)
 
     @property
     def total_bytes(self) -> int: return int(sum(self.parts.values()))
+    @property
+    def tensor_bytes(self) -> int:
+        "Bytes of live tensors alone, what `torch.cuda.max_memory_allocated` reports."
+        return int(sum(v for k, v in self.parts.items() if k not in PROCESS_PARTS))
     def bytes_per_param(self, parts=('weights', 'autocast', 'gradients', 'optimizer')) -> float:
         "Bytes per model parameter of `parts` (the model's states, without activations)."
         return sum(self.parts[p] for p in parts) / self.params
 
+    def free_text(self) -> str:
+        "How the total compares with the free memory: fits or will not fit."
+        if self.free is None: return "free memory unknown"
+        where = f"on {self.target}" if self.target else 'free now'
+        more = f"{_gb(self.total_bytes - self.held)} beyond what it holds now" if self.held else _gb(self.total_bytes)
+        return f"{_gb(self.free)} {where}: {'fits' if self.fits() else 'WILL NOT FIT'} (needs {more})"
     def line(self) -> str:
-        "One line: total, what it is for, and where."
+        "One line: total, its parts, what it is for, and the free memory."
+        parts = ' + '.join(f"{k} {v/2**30:.2f}" for k, v in self.parts.items() if v >= 2**20 / 2)
         return (f"memory estimate: {_gb(self.total_bytes)} peak for {self.method} on {self.device} ({self.precision}), "
-                f"{self.params/1e6:.1f}M parameters ({self.trainable/1e6:.2f}M trainable), batch {self.batch} x {self.seq} tokens")
+                f"batch {self.batch} x {self.seq} tokens [{parts} GB]; {self.free_text()}")
     def __str__(self):
-        return '\n'.join([self.line(), *[f"  {k:<12}{_gb(v):>10}" for k, v in self.parts.items() if v], *[f"  {n}" for n in self.notes]])
+        head = (f"memory estimate: {_gb(self.total_bytes)} peak for {self.method} on {self.target or self.device} "
+                f"({self.precision}), {self.params/1e6:.1f}M parameters ({self.trainable/1e6:.2f}M trainable), "
+                f"batch {self.batch} x {self.seq} tokens; {self.free_text()}")
+        plan = [f"  {l}" for l in str(self.plan).splitlines()] if self.plan else []
+        return '\n'.join([head, *[f"  {k:<12}{_gb(v):>10}" for k, v in self.parts.items() if v],
+                          *[f"  {n}" for n in self.notes], *plan])
     def _repr_html_(self):
-        rows = ''.join(f"<tr><td>{k}</td><td style='text-align:right'>{_gb(v)}</td></tr>" for k, v in self.parts.items() if v)
+        td = "<td style='text-align:right'>"
+        rows = ''.join(f"<tr><td>{k}</td>{td}{_gb(v)}</td></tr>" for k, v in self.parts.items() if v)
         return (f"<p>{self.line()}</p><table><tr><th>part</th><th>bytes</th></tr>{rows}"
-                f"<tr><td><b>total</b></td><td style='text-align:right'><b>{_gb(self.total_bytes)}</b></td></tr></table>"
-                + ''.join(f"<p><i>{n}</i></p>" for n in self.notes))
+                f"<tr><td><b>total</b></td>{td}<b>{_gb(self.total_bytes)}</b></td></tr></table>"
+                + ''.join(f"<p><i>{n}</i></p>" for n in self.notes) + (f"<pre>{self.plan}</pre>" if self.plan else ''))
+
+# %% ../nbs/04b_memory.ipynb #04524a7c
+@patch
+def fits(self: MemoryEstimate, free=None) -> bool:
+    "True unless the estimate, less what this process holds already, exceeds `free` bytes (default: `self.free`)."
+    free = self.free if free is None else free
+    return free is None or self.total_bytes - self.held <= free
+
+@patch
+def warning(self: MemoryEstimate, free=None) -> str|None:
+    "A sentence when the run will not fit in `free` bytes (default: `self.free`), else `None`."
+    free = self.free if free is None else free
+    if self.fits(free): return None
+    where = 'free GPU memory' if self.device == 'cuda' else 'available RAM'
+    return (f"this run needs about {_gb(self.total_bytes - self.held)} but only {_gb(free)} of {where} is left: set "
+            f"auto_fit: true, or lower per_device_train_batch_size or cutoff_len, keep gradient checkpointing on, "
+            f"or use LoRA / QLoRA")
 
 # %% ../nbs/04b_memory.ipynb #7362c8ed
+@dataclass(frozen=True)
+class Device:
+    "A device to plan for: what the limit is measured on, its usable memory and whether it computes in bf16."
+    name: str
+    kind: str # cpu | cuda
+    memory: float|None # GiB the driver leaves usable; None: this machine's free memory now
+    bf16: bool = True
+
+DEVICES = {d.name.lower(): d for d in [
+    Device('T4', 'cuda', 14.75, bf16=False), Device('L4', 'cuda', 22.0), Device('A100-40GB', 'cuda', 39.4),
+    Device('A100-80GB', 'cuda', 79.1), Device('cpu', 'cpu', None)]}
+
 def _device_precision(cfg: RunConfig, device):
-    if device is None: return pick_precision(cfg.model.precision)[:2][::-1]
-    device = str(device).split(':')[0]
-    if device == 'cuda':
+    "(cpu | cuda, precision, preset `Device` or None) of a run on `device` (None: this machine's)."
+    p = cfg.model.precision
+    if device is None: return (*pick_precision(p)[:2][::-1], None)
+    preset = DEVICES.get(str(device).lower())
+    if preset and preset.kind == 'cuda': return 'cuda', p if p != 'auto' else 'bf16' if preset.bf16 else 'fp16', preset
+    kind = str(device).split(':')[0]
+    if kind == 'cuda':
         import torch
-        if torch.cuda.is_available(): return device, pick_precision(cfg.model.precision)[0]
-        return device, 'bf16' if cfg.model.precision == 'auto' else cfg.model.precision
-    return device, 'fp32' if cfg.model.precision == 'auto' else cfg.model.precision
+        if torch.cuda.is_available(): return kind, pick_precision(p)[0], None
+        return kind, 'bf16' if p == 'auto' else p, None
+    names = [d.name for d in DEVICES.values()]
+    if kind != 'cpu':
+        raise ConfigError(f"device={device!r}: use cpu, cuda or {', '.join(names)}" + did_you_mean(device, names))
+    return 'cpu', 'fp32' if p == 'auto' else p, preset
 
 PAIRED = ('rm', 'dpo', 'kto') # stages whose batches hold two sequences per example
 
-def estimate(config=None, device=None, hf_config=None, **overrides) -> MemoryEstimate:
-    "Predict the peak memory of training `config` with `overrides` on `device`; `hf_config` stands in for the model's own config."
-    cfg = load_config(config, **overrides)
-    device, prec = _device_precision(cfg, device)
-    model = meta_model(cfg, hf_config)
+def _estimate(cfg: RunConfig, device, prec, model) -> MemoryEstimate:
+    "The estimate of `cfg` on `device` in `prec` for its `meta_model`."
     conf = model.config
     trained = [p for p in model.parameters() if p.requires_grad]
     trainable = sum(p.numel() for p in trained)
@@ -181,48 +345,144 @@ def estimate(config=None, device=None, hf_config=None, **overrides) -> MemoryEst
     t, seq, st = cfg.train.per_device_train_batch_size, cfg.data.cutoff_len, cfg.method.stage
     tokens = t * seq * (2 if st in PAIRED else 1)
     w, qb, qn = weight_bytes(model, cfg, prec, device)
-    grads = 4 * (max(p.numel() for p in trained) if cfg.method.use_galore and cfg.method.galore_layerwise else trainable)
-    parts = dict(weights=w, checkpoint=checkpoint_bytes(model, cfg, device), autocast=2 * trainable if half else 0, gradients=grads,
-                 optimizer=optimizer_bytes(model, cfg),
-                 activations=activation_bytes(model, cfg, tokens, seq, 2 if half else 4), logits=logits_bytes(conf, tokens, half))
+    layerwise = cfg.method.use_galore and cfg.method.galore_layerwise # one gradient lives at a time
+    grads = 4 * (max(p.numel() for p in trained) if layerwise else trainable)
+    act, opt = 2 if half else 4, optimizer_bytes(model, cfg)
+    logits = 0 if st == 'rm' else logits_bytes(conf, tokens, half) # a reward model's value head reads the last state
+    parts = dict(baseline=baseline_bytes() if device == 'cpu' else 0, context=CUDA_CONTEXT if device == 'cuda' else 0,
+                 runtime=RUNTIME if device == 'cpu' else 0, weights=w, checkpoint=checkpoint_bytes(model, cfg, device),
+                 autocast=2 * trainable if half else 0, gradients=grads, optimizer=opt,
+                 activations=activation_bytes(model, cfg, tokens, seq, act), logits=logits,
+                 slack=slack_bytes(model, cfg, device, tokens, seq, act, logits, grads, grads + opt))
     ft = cfg.method.finetuning_type
-    if st in ('dpo', 'kto') and ft != 'lora' and cfg.method.pref_loss not in ('orpo', 'simpo'): parts['reference'] = base * _bytes_per(prec)
-    if st == 'rm': parts['logits'] = 0 # the value head reads the last hidden state; no vocabulary logits
-    method = (f"qlora {cfg.model.quantization_bit}-bit" if cfg.model.quantization_bit else ft) + (' (DoRA)' if cfg.method.use_dora else '')
-    notes = [f"gradient checkpointing {'off' if cfg.model.disable_gradient_checkpointing else 'on'}; AdamW moments in fp32"]
+    if st in ('dpo', 'kto') and ft != 'lora' and cfg.method.pref_loss not in ('orpo', 'simpo'):
+        parts['reference'] = base * _bytes_per(prec)
+    q = cfg.model.quantization_bit
+    method = (f"qlora {q}-bit" if q else ft) + (' (DoRA)' if cfg.method.use_dora else '')
+    notes = [f"gradient checkpointing {'off' if cfg.model.disable_gradient_checkpointing else 'on'}; AdamW in fp32"]
     if qn: notes.append(f"{qn/1e6:.1f}M quantized weights at {qb/qn:.3f} bytes each")
-    if st in PAIRED: notes.append(f"stage={st}: each example is two sequences (chosen and rejected, or answer and KL pair)")
-    if st in ('ppo', 'grpo'): notes.append(f"stage={st}: counted as one forward and backward; generation and the reward model are not")
+    if st in PAIRED: notes.append(f"stage={st}: each example is two sequences (chosen and rejected, or answer and KL)")
+    if st in ('ppo', 'grpo'): notes.append(f"stage={st}: one forward and backward, not generation or reward model")
     return MemoryEstimate(cfg.model.model_name_or_path, method, device, prec, base, trainable, t, seq,
                           {k: int(v) for k, v in parts.items()}, notes)
 
-# %% ../nbs/04b_memory.ipynb #28fa88f5
-def free_bytes(device='cpu') -> int|None:
-    "Bytes free on `device` now: CUDA free memory, or available RAM on the CPU; `None` when unknown."
-    if str(device).startswith('cuda'):
-        import torch
-        return torch.cuda.mem_get_info()[0] if torch.cuda.is_available() else None
-    import psutil
-    return psutil.virtual_memory().available
+def estimate(config=None, device=None, hf_config=None, held=0, **overrides) -> MemoryEstimate:
+    "Peak memory of a process training `config` with `overrides` on `device` (None, cpu, cuda or a `DEVICES` name)."
+    cfg = load_config(config, **overrides)
+    kind, prec, preset = _device_precision(cfg, device)
+    e = _estimate(cfg, kind, prec, meta_model(cfg, hf_config))
+    e.free, e.held, e.target = _free(kind, preset), held, preset.name if preset and preset.memory else None
+    if (preset and preset.memory) or cfg.train.auto_fit: e.plan = auto_fit(cfg, device, hf_config=hf_config, held=held)
+    return e
 
-@patch
-def fits(self: MemoryEstimate, free=None) -> bool:
-    "True unless the estimate exceeds `free` bytes (default: what the device has free now)."
-    free = free_bytes(self.device) if free is None else free
-    return free is None or self.total_bytes <= free
+# %% ../nbs/04b_memory.ipynb #e12656f1
+FIT_MARGIN = 0.1 # share of the free memory auto_fit leaves unplanned: the estimate's error and other programs
 
-@patch
-def warning(self: MemoryEstimate, free=None) -> str|None:
-    "A sentence when the run will not fit in `free` bytes (default: the device's free memory), else `None`."
-    free = free_bytes(self.device) if free is None else free
-    if self.fits(free): return None
-    where = 'free GPU memory' if self.device == 'cuda' else 'available RAM'
-    return (f"this run needs about {_gb(self.total_bytes)} but only {_gb(free)} of {where} is left: lower "
-            f"per_device_train_batch_size or cutoff_len, keep gradient checkpointing on, or use LoRA / QLoRA")
+@dataclass
+class FitPlan:
+    "What `auto_fit` chose, why, and the estimate of the chosen settings."
+    changes: dict # flat config keys set to new values
+    reasons: list # one line per choice
+    estimate: MemoryEstimate
+    fits: bool
+    def __str__(self): return '\n'.join(self.reasons)
 
-def estimate_line(config=None, device=None, **overrides) -> str:
-    "The estimate in one line, plus a warning line when it will not fit; for `llmft train` to print before a run (never raises)."
-    try: e = estimate(config, device, **overrides)
+def _cost(gc: bool, micro: int, quant: bool) -> float:
+    "Relative time of a global batch: checkpointing recomputes the forward (+1/3), small micro-batches waste it poorly."
+    return (4 / 3 if gc else 1) * (1 + 0.5 / micro) * (1.25 if quant else 1)
+
+def _with(cfg: RunConfig, **kw) -> RunConfig:
+    "A copy of `cfg` with flat keys `kw` changed."
+    c, groups = copy.deepcopy(cfg), key_groups()
+    for k, v in kw.items(): setattr(getattr(c, groups[k]), k, v)
+    return c
+
+def _can_quantize(cfg: RunConfig, kind) -> bool:
+    m = cfg.method
+    return (cfg.model.quantization_bit is None and m.finetuning_type == 'lora' and not m.pissa_init
+            and (kind == 'cuda' or importlib.util.find_spec('bitsandbytes') is not None))
+
+# %% ../nbs/04b_memory.ipynb #ce0c3f08
+def auto_fit(config=None, device=None, free=None, held=0, margin=FIT_MARGIN, hf_config=None, **overrides) -> FitPlan:
+    "The fastest checkpointing, micro-batch (global batch kept) and 4-bit loading whose estimate fits `free` bytes."
+    cfg = load_config(config, **overrides)
+    kind, prec, preset = _device_precision(cfg, device)
+    free = _free(kind, preset) if free is None else free
+    room = None if free is None else free * (1 - margin)
+    t, model = cfg.train, meta_model(cfg, hf_config)
+    total = t.per_device_train_batch_size * t.gradient_accumulation_steps
+    layerwise = cfg.method.use_galore and cfg.method.galore_layerwise # steps inside backward: no accumulation
+    micros = [total] if layerwise else [d for d in range(total, 0, -1) if total % d == 0]
+    q0 = cfg.model.quantization_bit
+    options = []
+    for q in [q0] + ([4] if _can_quantize(cfg, kind) else []):
+        for gc in (False, True):
+            for m in micros:
+                kw = dict(quantization_bit=q, disable_gradient_checkpointing=not gc, per_device_train_batch_size=m,
+                          gradient_accumulation_steps=total // m)
+                e = _estimate(_with(cfg, **kw), kind, prec, model)
+                e.free, e.held, e.target = free, held, preset.name if preset and preset.memory else None
+                ok = room is None or e.total_bytes - held <= room
+                options.append((not ok, q != q0, _cost(gc, m, q != q0), e.total_bytes, kw, e))
+    bad, quant, _, _, kw, e = min(options, key=lambda o: o[:4] if not o[0] else (True, 0, 0, o[3]))
+    changes = {k: v for k, v in kw.items() if _get(cfg, k) != v}
+    return FitPlan(changes, _reasons(cfg, kw, e, options, free, room, preset), e, not bad)
+
+def _get(cfg, k): return getattr(getattr(cfg, key_groups()[k]), k)
+
+# %% ../nbs/04b_memory.ipynb #ae6cff55
+def _need(options, **kw) -> str:
+    "The smallest estimate among the options with settings `kw`, as text."
+    return _gb(min(o[5].total_bytes - o[5].held for o in options if all(o[4][k] == v for k, v in kw.items())))
+
+def _reasons(cfg: RunConfig, kw, e, options, free, room, preset) -> list:
+    "One line per choice of `auto_fit`: what it set and why."
+    where = preset.name if preset else e.device
+    gc, m, q = not kw['disable_gradient_checkpointing'], kw['per_device_train_batch_size'], kw['quantization_bit']
+    total = m * kw['gradient_accumulation_steps']
+    head = (f"auto_fit on {where}: {_gb(free)} free, planning within {_gb(room)} ({FIT_MARGIN:.0%} kept as margin)"
+            if free is not None else f"auto_fit on {where}: free memory unknown, keeping the fastest settings")
+    out = [head]
+    if room is not None and e.total_bytes - e.held > room:
+        out.append(f"nothing fits: the smallest settings below need {_gb(e.total_bytes - e.held)}; lower cutoff_len"
+                   + (" or use finetuning_type=lora" if cfg.method.finetuning_type != 'lora' else ''))
+    def need(**kw): return _need(options, quantization_bit=q, **kw)
+    out.append(f"gradient checkpointing: {'on' if gc else 'off'} (" + (
+        f"without it micro-batch {m} needs {need(disable_gradient_checkpointing=True, per_device_train_batch_size=m)})"
+        if gc else "it fits without; recomputing each layer's forward would cost about a third more compute)"))
+    whole = need(disable_gradient_checkpointing=not gc, per_device_train_batch_size=total)
+    big = f"; micro-batch {total} needs {whole}" if m < total else ''
+    out.append(f"micro-batch: {m} x gradient_accumulation_steps {total // m} = global batch {total}, as asked{big}")
+    if q and q != cfg.model.quantization_bit:
+        plain = _need(options, quantization_bit=cfg.model.quantization_bit)
+        out.append(f"4-bit loading (QLoRA): on, nothing fits without it (the smallest unquantized settings: {plain})")
+    packed = 'on' if cfg.data.packing or cfg.data.neat_packing else 'off'
+    out.append(f"packing: left {packed}: it changes what the rows "
+               f"hold, not the peak, which cutoff_len={cfg.data.cutoff_len} sets")
+    more = f" ({_gb(e.total_bytes - e.held)} more than held)" if e.held else ''
+    out.append(f"estimate of the chosen settings: {_gb(e.total_bytes)}{more}")
+    return out
+
+# %% ../nbs/04b_memory.ipynb #5e06e22d
+def estimate_line(config=None, device=None, held=0, **overrides) -> str:
+    "The estimate in one line against the free memory, plus a warning line when it will not fit (never raises)."
+    try: e = estimate(config, device, held=held, **overrides)
     except Exception as ex: return f"memory estimate: not available for this model ({type(ex).__name__}: {ex})"
-    w = e.warning()
-    return e.line() + (f"\n  warning: {w}" if w else '')
+    w, p = e.warning(), e.plan
+    out = e.line() + (f"\n  warning: {w}" if w else '')
+    if not p: return out
+    chosen = ', '.join(f"{k}={v}" for k, v in p.changes.items()) or 'the settings as given'
+    return out + f"\n  auto_fit would choose {chosen}: {_gb(p.estimate.total_bytes)}" + ('' if p.fits else ', too much')
+
+def fit_to_device(cfg: RunConfig) -> RunConfig:
+    "Before anything loads: with `auto_fit`, set `cfg` to settings that fit and say why; then print the estimate line."
+    import torch
+    held = baseline_bytes() if not torch.cuda.is_available() else 0 # this process has imported what training needs
+    if cfg.train.auto_fit:
+        try: plan = auto_fit(cfg, held=held)
+        except Exception as ex: print(f"auto_fit: not available ({type(ex).__name__}: {ex}); settings kept as given")
+        else:
+            for k, v in plan.changes.items(): setattr(getattr(cfg, key_groups()[k]), k, v)
+            print(*plan.reasons, sep='\n  ')
+    print(estimate_line(_with(cfg, auto_fit=False), held=held))
+    return cfg

@@ -13,7 +13,7 @@ from .data import check_datasets, stream_records
 from .processors import load_and_process, process_stream, SFTCollator, PairwiseCollator
 from .packing import pack_rows, PackedCollator
 from .model import load_model
-from .memory import estimate_line
+from .memory import fit_to_device
 from .runs import (Run, MetricsCallback, prepare_run_dir, peak_memory_mb, write_json_atomic, save_loss_plots, atomic_checkpoints,
                         is_main_process, last_checkpoint, save_run_config, resume_command, unlock_run_dir, RunStatus,
                         StatusCallback, stop_signals, log_to, RESULT, CONFIG, LOG, STOP)
@@ -180,7 +180,7 @@ def _fit(cfg, out, ckpt, watch, callbacks, verbose) -> Run:
     from transformers import PrinterCallback, EarlyStoppingCallback, set_seed
     stage, main = stage_module(cfg.method.stage), is_main_process()
     print(f"run folder: {out}" + (f" (resuming from {ckpt.name})" if ckpt else ""))
-    print(estimate_line(cfg))
+    fit_to_device(cfg) # auto_fit, then the estimate against the free memory, before anything loads
     set_seed(cfg.train.seed)
     ld = load_model(cfg)
     print(f"model: {cfg.model.model_name_or_path}: {ld.summary()}", *[f"  {n}" for n in ld.notes], sep='\n')
