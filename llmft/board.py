@@ -530,7 +530,8 @@ def show_estimate(self: Board, cfg: RunConfig, free=None):
     free = free_bytes(e.device) if free is None else free
     ok = e.fits(free)
     where = f" · {_gb(free)} {_('free')}: {_('fits') if ok else _('no_fit')}" if free else ''
-    self.estimate.value = f"<span style='color:{'#080' if ok else '#c00'}'>{html.escape(e.line())}{where}</span>"
+    head = e.line().removesuffix('; ' + e.free_text()) # the free memory follows, in the panel's language
+    self.estimate.value = f"<span style='color:{'#080' if ok else '#c00'}'>{html.escape(head)}{where}</span>"
     return e
 
 # %% ../nbs/12_board.ipynb #c2909511
