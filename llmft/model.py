@@ -28,14 +28,16 @@ def cpu_has_bf16() -> bool:
     import torch
     return bool(getattr(torch.backends, 'mkldnn', None) and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
-def pick_precision(pref='auto') -> tuple:
-    "(precision, device, reason) for `pref` in auto | bf16 | fp16 | fp32."
+def pick_precision(pref='auto', train=False) -> tuple:
+    "(precision, device, reason) for `pref` in auto | bf16 | fp16 | fp32; `train`: for training rather than inference."
     import torch
     if torch.cuda.is_available():
         bf16 = torch.cuda.is_bf16_supported()
         if pref == 'auto': return ('bf16', 'cuda', 'the GPU supports bf16') if bf16 else ('fp16', 'cuda', 'the GPU has no bf16 (e.g. T4): fp16 with loss scaling')
         if pref == 'bf16' and not bf16: raise ConfigError("precision=bf16: this GPU does not support bf16; use fp16 or auto")
         return pref, 'cuda', f'precision={pref} was asked for'
+    if pref == 'auto' and train and cpu_has_bf16():
+        return 'bf16', 'cpu', "no GPU: bf16 autocast on the CPU's bf16 instructions, fp32 weights (precision=fp32 to turn off)"
     if pref == 'auto': return 'fp32', 'cpu', 'no GPU: fp32 on the CPU' + (' (precision=bf16 would use its bf16 instructions)' if cpu_has_bf16() else '')
     if pref == 'fp16': raise ConfigError("precision=fp16 needs a GPU; on the CPU use fp32 or bf16")
     if pref == 'bf16' and not cpu_has_bf16(): raise ConfigError("precision=bf16: this CPU has no bf16 instructions; use fp32")
@@ -307,7 +309,7 @@ def load_model(cfg: RunConfig, trainable=True) -> Loaded:
     from transformers import AutoConfig, AutoModelForCausalLM
     mo, ft = cfg.model, cfg.method.finetuning_type
     r = resolve_model(mo.model_name_or_path)
-    prec, dev, why = pick_precision(mo.precision)
+    prec, dev, why = pick_precision(mo.precision, trainable)
     dtype = getattr(torch, _dtypes['fp32' if dev == 'cpu' or (trainable and ft == 'full') else prec])
     quant = quantization_config(cfg, dtype)
     config = AutoConfig.from_pretrained(r.path, trust_remote_code=mo.trust_remote_code)
