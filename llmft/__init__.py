@@ -8,6 +8,7 @@ Modules:
 - `llmft.exporter`: Merge a run's LoRA adapter into its base, save it as sharded safetensors (or one GGUF file for llama.cpp) with the tokenizer, the chat template and the stop words of training, and prove the result answers as the run did.
 - `llmft.grpo`: The `grpo` stage: group relative policy optimisation with reward functions written in Python, through TRL's `GRPOTrainer`.
 - `llmft.infer`: Chat with a base model or a finished run, in one call, streaming or in batches, with the template the run trained on, on transformers or on vLLM.
+- `llmft.loss`: The next-token loss and the sequence log-probabilities of a causal LM with its head computed only at the positions that have labels: the same numbers and gradients as the full logits, without most of the work.
 - `llmft.model`: Load a tokenizer and a causal LM at the precision the device supports, pick the chat template, and set up the fine-tuning method: LoRA and its variants, QLoRA, freeze, full or GaLore.
 - `llmft.packing`: Put several short examples in one `cutoff_len` row so fewer slots are padding; with neat packing, examples in a row cannot see each other.
 - `llmft.preference`: The `dpo` stage (DPO with sigmoid, hinge or IPO loss; ORPO and SimPO without a reference model) and the `kto` stage, on one `Trainer` subclass that computes the loss from sequence log-probabilities.

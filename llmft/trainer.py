@@ -12,7 +12,7 @@ from .config import ConfigError, RunConfig, load_config, import_function
 from .data import stream_records
 from .processors import load_and_process, process_stream, SFTCollator, PairwiseCollator
 from .packing import pack_rows, PackedCollator
-from .templates import IGNORE
+from .loss import head_loss_model, labelled_loss
 from .model import load_model
 from .memory import estimate_line
 from .runs import (Run, MetricsCallback, prepare_run_dir, peak_memory_mb, write_json_atomic, save_loss_plots, atomic_checkpoints,
@@ -21,8 +21,8 @@ from .runs import (Run, MetricsCallback, prepare_run_dir, peak_memory_mb, write_
 
 # %% auto #0
 __all__ = ['PISSA_INIT', 'STAGE_MODULES', 'training_arguments', 'loraplus_groups', 'loraplus_optimizer', 'save_pissa_init',
-           'print_progress', 'head_loss_model', 'labelled_loss', 'stage_module', 'build_trainer', 'load_data',
-           'predict_after_training', 'train', 'user_callbacks']
+           'print_progress', 'stage_module', 'build_trainer', 'load_data', 'predict_after_training', 'train',
+           'user_callbacks']
 
 # %% ../nbs/06_trainer.ipynb #86c6a8e9
 def _early_stopping(t, has_eval) -> dict:
@@ -88,28 +88,6 @@ def _packed(ds, cfg):
     from datasets import Dataset
     rows, eff = pack_rows(ds.to_list(), cfg.data.cutoff_len, cfg.data.neat_packing)
     return Dataset.from_list(rows), eff
-
-# %% ../nbs/06_trainer.ipynb #4df1b41b
-def head_loss_model(model):
-    "The causal LM in `model` (PEFT or not) whose loss is cross-entropy over `lm_head(model.model(...))`, else None."
-    lm = model.get_base_model() if hasattr(model, 'get_base_model') else model
-    c = getattr(lm, 'config', None)
-    if c is None or not type(lm).__name__.endswith('ForCausalLM'): return None
-    if not (hasattr(lm, 'model') and hasattr(lm, 'lm_head')): return None
-    if getattr(c, 'final_logit_softcapping', None) or getattr(c, 'output_router_logits', False): return None
-    return lm if all(getattr(c, k, 1) in (1, None) for k in ('logit_scale', 'logits_scaling')) else None
-
-def labelled_loss(lm, inputs, num_items_in_batch=None):
-    "Next-token cross-entropy of `lm` on `inputs`, with the head computed only where the next token has a label."
-    import torch, torch.nn.functional as F
-    inputs = dict(inputs)
-    labels = inputs.pop('labels')
-    nxt = F.pad(labels, (0, 1), value=IGNORE)[:, 1:]
-    keep = nxt != IGNORE
-    h = lm.model(**inputs).last_hidden_state
-    loss = F.cross_entropy(lm.lm_head(h[keep]).float(), nxt[keep], reduction='sum')
-    n = keep.sum() if num_items_in_batch is None else num_items_in_batch
-    return loss / (n.to(loss.device) if torch.is_tensor(n) else n)
 
 # %% ../nbs/06_trainer.ipynb #e42fede9
 @functools.cache
