@@ -157,7 +157,9 @@ def child(which, a, precision, stage):
         gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
         steps = probe.t[1:] # the first step warms up: throughput over steps 2..N
         secs = steps[-1][1] - steps[0][0] if steps else float('nan')
-        r = dict(startup_s=round(probe.t[0][0] - T0, 2), train_s=round(probe.t[-1][1] - probe.t[0][0], 2),
+        from llmft.model import pick_precision
+        ran = pick_precision(precision, True)[0] if which == 'llmft' else 'fp32' if precision == 'fp32' else 'bf16'
+        r = dict(precision=ran, startup_s=round(probe.t[0][0] - T0, 2), train_s=round(probe.t[-1][1] - probe.t[0][0], 2),
                  steps=len(probe.t), peak_rss_mb=round(rss), peak_gpu_mb=gpu and round(gpu),
                  loss=[h['loss'] for h in cb.history if 'loss' in h], real_tokens=sum(probe.real),
                  step_s=round(secs / max(len(steps), 1), 3))
@@ -231,6 +233,7 @@ def main():
     peaks = dict(fp32=matmul_peak(torch.float32), bf16=matmul_peak(torch.bfloat16))
     print(f"matmul peak here: fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s; "
           f"{os.cpu_count()} CPUs, shared: expect noise of 10-20% between rounds")
+    (ROOT/'bench'/'results').mkdir(exist_ok=True)
     names, out, runs = o.tables.split(','), dict(job={**JOB, 'steps': o.steps}, peaks=peaks, tables={}), {}
     for _ in range(o.rounds): # round by round, so that a cut-short invocation still has every table once
         for name in names:
@@ -238,16 +241,17 @@ def main():
             a = {**JOB, 'steps': o.steps if stage == 'sft' else 10}
             for which in ('llmft', 'trl'):
                 r = spawn(which, {**a, 'extra': extra}, prec if which == 'llmft' else base, stage)
-                if stage == 'sft': r['mfu'] = round(mfu(r, peaks['fp32' if name == 'fp32' else 'bf16']), 3)
+                if stage == 'sft': r['mfu'] = round(mfu(r, peaks[r['precision']]), 3)
                 runs.setdefault(name, []).append((which, r))
                 print(f"  {name} {which}: " + json.dumps({k: v for k, v in r.items() if k != 'sizes'}), flush=True)
+                (ROOT/'bench'/'results'/'train_bench.partial.json').write_text(json.dumps(runs)) # kept if cut short
     for name in names:
         a = {**JOB, 'steps': o.steps if TABLES[name][0] == 'sft' else 10}
         out['tables'][name] = dict(runs=runs[name], ratio=summarize(name, runs[name], a))
         if TABLES[name][0] == 'sft':
             print('MFU (fraction of the measured matmul peak): ' + ', '.join(f"{w} {r['mfu']}" for w, r in runs[name]))
     res = ROOT/'bench'/'results'
-    res.mkdir(exist_ok=True)
     (res/'train_bench.json').write_text(json.dumps(out, indent=1) + '\n')
+    (res/'train_bench.partial.json').unlink(missing_ok=True)
 
 if __name__ == '__main__': main()
