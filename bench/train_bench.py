@@ -159,8 +159,9 @@ def child(which, a, precision, stage):
         secs = steps[-1][1] - steps[0][0] if steps else float('nan')
         from llmft.model import pick_precision
         ran = pick_precision(precision, True)[0] if which == 'llmft' else 'fp32' if precision == 'fp32' else 'bf16'
-        r = dict(precision=ran, startup_s=round(probe.t[0][0] - T0, 2), train_s=round(probe.t[-1][1] - probe.t[0][0], 2),
-                 steps=len(probe.t), peak_rss_mb=round(rss), peak_gpu_mb=gpu and round(gpu),
+        r = dict(precision=ran, startup_s=round(probe.t[0][0] - T0, 2),
+                 train_s=round(probe.t[-1][1] - probe.t[0][0], 2), steps=len(probe.t), peak_rss_mb=round(rss),
+                 peak_gpu_mb=gpu and round(gpu),
                  loss=[h['loss'] for h in cb.history if 'loss' in h], real_tokens=sum(probe.real),
                  step_s=round(secs / max(len(steps), 1), 3))
         if stage == 'sft':
