@@ -9,7 +9,7 @@ PIP := $(PY) -m pip --disable-pip-version-check
 TORCH ?= torch==2.13.0
 QUIET := 2>&1 | { grep -v -e 'is ignored: it is neither' -e '^\s*$$' || true; }
 
-.PHONY: install install-vllm install-browser demo test test-fast sync-check clean FORCE
+.PHONY: install install-vllm install-browser demo bench test test-fast sync-check clean FORCE
 
 install: $(VENV)/.installed
 
@@ -42,6 +42,11 @@ $(VENV)/.installed: $(VENV)/deps.sha1
 
 demo: install
 	$(VENV)/bin/llmft demo
+
+# llmft against a hand-written TRL + PEFT run of the same job, alternating, each run in its own process (README: Benchmarks).
+# BENCH_ARGS, e.g. "--rounds 3 --tables fp32,auto".
+bench: install
+	HF_HUB_OFFLINE=1 $(PY) bench/train_bench.py $(BENCH_ARGS)
 
 # CI's check that notebooks and llmft/ agree: nbdev-clean and nbdev-export must change nothing.
 sync-check: install

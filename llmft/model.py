@@ -16,30 +16,39 @@ from .templates import Template, TEMPLATES, get_template
 from .s2attn import enable_s2_attention
 
 # %% auto #0
-__all__ = ['PREQUANTIZED', 'DTYPE_NAMES', 'cpu_has_bf16', 'pick_precision', 'choose_template', 'pick_attention', 'configure_rope',
-           'quantization_config', 'prequantized_note', 'load_tokenizer', 'tokenizer_path', 'lora_targets',
-           'lora_config', 'attach_lora', 'adapter_paths', 'load_adapters', 'add_special_tokens', 'tokenizer_for',
-           'add_new_tokens', 'embedding_modules', 'decoder_layers', 'freeze_layers', 'galore_targets', 'galore_args',
-           'upcast_layernorm', 'prepare_for_training', 'Loaded', 'load_model']
+__all__ = ['PREQUANTIZED', 'DTYPE_NAMES', 'cpu_has_bf16', 'cpu_bf16_native', 'pick_precision', 'choose_template',
+           'pick_attention', 'configure_rope', 'quantization_config', 'prequantized_note', 'load_tokenizer',
+           'tokenizer_path', 'lora_targets', 'lora_config', 'attach_lora', 'adapter_paths', 'load_adapters',
+           'add_special_tokens', 'tokenizer_for', 'add_new_tokens', 'embedding_modules', 'decoder_layers',
+           'freeze_layers', 'galore_targets', 'galore_args', 'upcast_layernorm', 'prepare_for_training', 'Loaded',
+           'load_model']
 
 # %% ../nbs/04_model.ipynb #c0944a2c
 def cpu_has_bf16() -> bool:
-    "True when this CPU has native bf16 matmul instructions (AVX512-BF16 or AMX)."
+    "True when this CPU can run bf16 matmuls (oneDNN: AVX-512 or newer), natively or emulated."
     import torch
     return bool(getattr(torch.backends, 'mkldnn', None) and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
-def pick_precision(pref='auto') -> tuple:
-    "(precision, device, reason) for `pref` in auto | bf16 | fp16 | fp32."
+def cpu_bf16_native() -> bool:
+    "True when this CPU has bf16 matmul instructions (AVX512-BF16 or AMX), so bf16 autocast outruns fp32."
+    import torch
+    return any(getattr(torch.cpu, f, lambda: False)() for f in ('_is_avx512_bf16_supported', '_is_amx_tile_supported'))
+
+def pick_precision(pref='auto', train=False) -> tuple:
+    "(precision, device, reason) for `pref` in auto | bf16 | fp16 | fp32; `train`: for training rather than inference."
     import torch
     if torch.cuda.is_available():
         bf16 = torch.cuda.is_bf16_supported()
         if pref == 'auto': return ('bf16', 'cuda', 'the GPU supports bf16') if bf16 else ('fp16', 'cuda', 'the GPU has no bf16 (e.g. T4): fp16 with loss scaling')
         if pref == 'bf16' and not bf16: raise ConfigError("precision=bf16: this GPU does not support bf16; use fp16 or auto")
         return pref, 'cuda', f'precision={pref} was asked for'
-    if pref == 'auto': return 'fp32', 'cpu', 'no GPU: fp32 on the CPU' + (' (precision=bf16 would use its bf16 instructions)' if cpu_has_bf16() else '')
+    if pref == 'auto' and train and cpu_bf16_native():
+        return 'bf16', 'cpu', "no GPU: bf16 autocast on the CPU's bf16 instructions, fp32 weights (precision=fp32: off)"
+    if pref == 'auto': return 'fp32', 'cpu', 'no GPU: fp32 on the CPU' + (' (precision=bf16 would use its bf16 instructions)' if cpu_bf16_native() else '')
     if pref == 'fp16': raise ConfigError("precision=fp16 needs a GPU; on the CPU use fp32 or bf16")
     if pref == 'bf16' and not cpu_has_bf16(): raise ConfigError("precision=bf16: this CPU has no bf16 instructions; use fp32")
-    return pref, 'cpu', f'precision={pref} was asked for' + (' (bf16 autocast, fp32 weights)' if pref == 'bf16' else '')
+    slow = '' if pref != 'bf16' or cpu_bf16_native() else '; emulated: no AVX512-BF16 or AMX here, slower than fp32'
+    return pref, 'cpu', f'precision={pref} was asked for' + (f' (bf16 autocast, fp32 weights{slow})' * (pref == 'bf16'))
 
 # %% ../nbs/04_model.ipynb #ecb2bd1a
 def choose_template(cfg: RunConfig, resolved: Resolved, model_type: str|None = None) -> Template:
@@ -307,7 +316,7 @@ def load_model(cfg: RunConfig, trainable=True) -> Loaded:
     from transformers import AutoConfig, AutoModelForCausalLM
     mo, ft = cfg.model, cfg.method.finetuning_type
     r = resolve_model(mo.model_name_or_path)
-    prec, dev, why = pick_precision(mo.precision)
+    prec, dev, why = pick_precision(mo.precision, trainable)
     dtype = getattr(torch, DTYPE_NAMES['fp32' if dev == 'cpu' or (trainable and ft == 'full') else prec])
     quant = quantization_config(cfg, dtype)
     config = AutoConfig.from_pretrained(r.path, trust_remote_code=mo.trust_remote_code)

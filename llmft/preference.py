@@ -15,6 +15,7 @@ from .config import RunConfig, load_config
 from .processors import PairwiseCollator, SFTCollator
 from .runs import LoggedStats
 from .templates import IGNORE
+from .loss import head_loss_model, labelled_logps
 
 # %% auto #0
 __all__ = ['sequence_logps', 'dpo_loss', 'orpo_loss', 'simpo_loss', 'kto_loss', 'KTOCollator', 'reference_free',
@@ -23,6 +24,8 @@ __all__ = ['sequence_logps', 'dpo_loss', 'orpo_loss', 'simpo_loss', 'kto_loss', 
 # %% ../nbs/06c_preference.ipynb #6906b718
 def sequence_logps(model, input_ids, attention_mask, labels):
     "(sum of the log-probabilities of the answer tokens, number of answer tokens) per row."
+    if (lm := head_loss_model(model)) is not None:
+        return labelled_logps(lm, input_ids, labels, attention_mask=attention_mask, use_cache=False)
     logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits[:, :-1].float()
     tgt = labels[:, 1:]
     lp = -F.cross_entropy(logits.transpose(1, 2), tgt, ignore_index=IGNORE, reduction='none')

@@ -6,12 +6,13 @@ Docs: https://llmft.github.io/llmft/trainer.html.md"""
 
 # %% ../nbs/06_trainer.ipynb #03c231a8
 from __future__ import annotations
-import contextlib, importlib.util, os, sys, time
+import contextlib, functools, importlib.util, os, sys, time
 from pathlib import Path
 from .config import ConfigError, RunConfig, load_config, import_function
 from .data import check_datasets, stream_records
 from .processors import load_and_process, process_stream, SFTCollator, PairwiseCollator
 from .packing import pack_rows, PackedCollator
+from .loss import head_loss_model, labelled_loss
 from .model import load_model
 from .memory import fit_to_device
 from .runs import (Run, MetricsCallback, prepare_run_dir, peak_memory_mb, write_json_atomic, save_loss_plots, atomic_checkpoints,
@@ -88,6 +89,20 @@ def _packed(ds, cfg):
     rows, eff = pack_rows(ds.to_list(), cfg.data.cutoff_len, cfg.data.neat_packing)
     return Dataset.from_list(rows), eff
 
+# %% ../nbs/06_trainer.ipynb #e42fede9
+@functools.cache
+def _trainer_cls():
+    from transformers import Trainer
+    class LabelledLossTrainer(Trainer):
+        "A `Trainer` whose training loss computes the LM head only at labelled positions (`labelled_loss`) where exact."
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            lm = head_loss_model(model) if 'labels' in inputs and not return_outputs and self.label_smoother is None \
+                and self.compute_loss_func is None else None
+            if lm is None: return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            # unwrapped (one process): the Trainer's scaling for tokens averaged across devices is x1
+            return labelled_loss(lm, inputs, num_items_in_batch if self.model_accepts_loss_kwargs else None)
+    return LabelledLossTrainer
+
 # %% ../nbs/06_trainer.ipynb #9c96ccc3
 STAGE_MODULES = dict(pt='llmft.trainer', sft='llmft.trainer', rm='llmft.reward', dpo='llmft.preference',
                      kto='llmft.preference', ppo='llmft.ppo', grpo='llmft.grpo')
@@ -99,12 +114,12 @@ def stage_module(stage):
     return importlib.import_module(STAGE_MODULES[stage])
 
 def build_trainer(cfg: RunConfig, ld, args, train_ds, eval_ds, callbacks, optimizers=(None, None)):
-    "A plain HF `Trainer` for the `pt` and `sft` stages."
-    from transformers import Trainer
+    "The `Trainer` of the `pt` and `sft` stages (`LabelledLossTrainer`)."
     packed = cfg.data.packing or cfg.data.neat_packing
     collator = (PackedCollator if packed else SFTCollator)(ld.tokenizer.pad_token_id)
-    return Trainer(model=ld.model, args=args, train_dataset=train_ds, eval_dataset=eval_ds, data_collator=collator,
-                   processing_class=ld.tokenizer, callbacks=callbacks, optimizers=optimizers)
+    return _trainer_cls()(model=ld.model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
+                          data_collator=collator, processing_class=ld.tokenizer, callbacks=callbacks,
+                          optimizers=optimizers)
 
 # %% ../nbs/06_trainer.ipynb #2b209f00
 def load_data(cfg: RunConfig, ld):
