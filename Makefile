@@ -60,7 +60,7 @@ sync-check: install
 	else echo "not a git checkout: sync check skipped"; fi
 
 test: sync-check install-vllm install-browser
-	HF_HUB_OFFLINE=1 LLMFT_TEST_FLAGS="slow" $(PY) -m pytest -q -p no:cacheprovider --durations=25
+	HF_HUB_OFFLINE=1 LLMFT_TEST_FLAGS="slow" $(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadfile --durations=25
 
 test-fast: install
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -p no:cacheprovider -m "not slow"

@@ -100,7 +100,7 @@ def test_board_in_jupyterlab(lab):
         page.screenshot(path=str(tmp/'reloaded.png'), full_page=True)
         page.locator('.widget-dropdown select').first.select_option(label='日本語') # the language, at the panel's top
         page.locator('.widget-tab .lm-TabBar-tab', has_text='実行履歴').first.wait_for(timeout=30_000)
-        page.locator('button.jupyter-button:visible', has_text='開く').first.wait_for(timeout=30_000)
+        page.locator('button.jupyter-button:visible', has_text='開始').first.wait_for(timeout=30_000) # Open went back to Train
         assert 'Error displaying widget' not in page.content()
         browser.close()
     print('screenshots in', tmp)
