@@ -17,10 +17,11 @@ from .runs import write_json_atomic
 
 # %% auto #0
 __all__ = ['SHAPE_KEYS', 'SHAPES', 'BASELINE_CODE', 'BASELINE_FALLBACK', 'CUDA_CONTEXT', 'RUNTIME', 'SLACK_CPU', 'SLACK_CUDA',
-           'PARTS', 'PROCESS_PARTS', 'DEVICES', 'PAIRED', 'FIT_MARGIN', 'model_config', 'meta_model', 'quantized_bytes',
-           'weight_bytes', 'checkpoint_bytes', 'layer_numbers', 'backward_layers', 'activation_bytes', 'logits_bytes',
-           'optimizer_bytes', 'baseline_bytes', 'slack_bytes', 'free_bytes', 'MemoryEstimate', 'Device', 'estimate',
-           'FitPlan', 'auto_fit', 'estimate_line', 'fit_to_device']
+           'PARTS', 'PROCESS_PARTS', 'DEVICES', 'PAIRED', 'LABELLED_SHARE', 'FIT_MARGIN', 'model_config', 'meta_model',
+           'quantized_bytes', 'weight_bytes', 'checkpoint_bytes', 'layer_numbers', 'backward_layers',
+           'activation_bytes', 'logits_bytes', 'optimizer_bytes', 'baseline_bytes', 'slack_bytes', 'free_bytes',
+           'MemoryEstimate', 'Device', 'labelled_share', 'estimate', 'FitPlan', 'auto_fit', 'estimate_line',
+           'fit_to_device']
 
 # %% ../nbs/04b_memory.ipynb #f71a1bfc
 SHAPE_KEYS = ('model_type', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads',
@@ -334,6 +335,13 @@ def _device_precision(cfg: RunConfig, device):
     return 'cpu', 'fp32' if p == 'auto' else p, preset
 
 PAIRED = ('rm', 'dpo', 'kto') # stages whose batches hold two sequences per example
+LABELLED_SHARE = 0.5 # assumed share of answer tokens in a chat row (prompt masked); measured data would be better
+
+def labelled_share(cfg: RunConfig) -> float:
+    "The share of positions whose logits training computes: `llmft.loss` computes the head only where labels are."
+    st = cfg.method.stage
+    if st in ('ppo', 'grpo') or cfg.data.train_on_prompt or st == 'pt': return 1.0
+    return LABELLED_SHARE
 
 def _estimate(cfg: RunConfig, device, prec, model) -> MemoryEstimate:
     "The estimate of `cfg` on `device` in `prec` for its `meta_model`."
@@ -348,7 +356,7 @@ def _estimate(cfg: RunConfig, device, prec, model) -> MemoryEstimate:
     layerwise = cfg.method.use_galore and cfg.method.galore_layerwise # one gradient lives at a time
     grads = 4 * (max(p.numel() for p in trained) if layerwise else trainable)
     act, opt = 2 if half else 4, optimizer_bytes(model, cfg)
-    logits = 0 if st == 'rm' else logits_bytes(conf, tokens, half) # a reward model's value head reads the last state
+    logits = 0 if st == 'rm' else logits_bytes(conf, tokens * labelled_share(cfg), half) # rm: a value head, no logits
     parts = dict(baseline=baseline_bytes() if device == 'cpu' else 0, context=CUDA_CONTEXT if device == 'cuda' else 0,
                  runtime=RUNTIME if device == 'cpu' else 0, weights=w, checkpoint=checkpoint_bytes(model, cfg, device),
                  autocast=2 * trainable if half else 0, gradients=grads, optimizer=opt,
