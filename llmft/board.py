@@ -138,7 +138,7 @@ def method_of(cfg: RunConfig) -> str:
 
 # %% ../nbs/12_board.ipynb #ce36295a
 MAIN = ['learning_rate', 'num_train_epochs', 'max_steps', 'per_device_train_batch_size', 'gradient_accumulation_steps',
-        'cutoff_len', 'lr_scheduler_type', 'logging_steps', 'save_steps', 'val_size', 'output_dir']
+        'cutoff_len', 'lr_scheduler_type', 'logging_steps', 'save_steps', 'val_size', 'output_dir', 'auto_fit']
 ADVANCED = ['warmup_ratio', 'weight_decay', 'max_grad_norm', 'seed', 'max_samples', 'precision', 'flash_attn',
             'packing',
             'neat_packing', 'train_on_prompt', 'disable_gradient_checkpointing', 'plot_loss']
@@ -200,6 +200,7 @@ class Form:
         self.method.observe(lambda _: self.show_method(), 'value')
         self.dataset_dir.observe(lambda _: self.list_datasets(), 'value')
         self.list_datasets(); self.show_method()
+        self.fields['auto_fit'].value = True # a new form fits the run to the device; a loaded config says for itself
 
 # %% ../nbs/12_board.ipynb #eefbaaf9
 from fastcore.basics import patch
