@@ -190,12 +190,14 @@ class Form:
         self.dataset_dir = field('dataset_dir', 'dataset_dir')
         self.dataset = WORDS.bind(W.SelectMultiple(options=[], layout=W.Layout(width='420px', height='110px'),
                                                    style={'description_width': '190px'}), 'dataset')
-        self.files = WORDS.bind(W.Text(value='', placeholder='path/to/data.jsonl, other.json', layout=W.Layout(width='420px'),
+        self.files = WORDS.bind(W.Text(value='', placeholder='path/to/data.jsonl, other.json',
+                                       layout=W.Layout(width='420px'),
                                        style={'description_width': '190px'}, continuous_update=False), 'files')
         self.method_box = W.VBox([field(k) for k in dict.fromkeys(k for ks in METHOD_FIELDS.values() for k in ks)])
         self.main = W.VBox([field(k) for k in MAIN])
         self.advanced = W.VBox([field(k) for k in ADVANCED])
-        self.other = W.Textarea(value='', layout=W.Layout(width='420px', height='90px'), style={'description_width': '190px'})
+        self.other = W.Textarea(value='', layout=W.Layout(width='420px', height='90px'),
+                                style={'description_width': '190px'})
         WORDS.bind(WORDS.bind(self.other, 'other'), 'other_hint', 'placeholder')
         self.method.observe(lambda _: self.show_method(), 'value')
         self.dataset_dir.observe(lambda _: self.list_datasets(), 'value')
@@ -464,7 +466,8 @@ class Board:
         self.chat = ChatTab(WORDS, model=self.form.model.value)
         self.tabs = W.Tab(children=[train, self.runs.widget, self.chat.widget])
         for i, k in enumerate(TABS): self.tabs.set_title(i, _(k))
-        self.lang = W.Dropdown(options=[(n, k) for k, n in LANGUAGES.items()], value=WORDS.lang, layout=W.Layout(width='160px'))
+        self.lang = W.Dropdown(options=[(n, k) for k, n in LANGUAGES.items()], value=WORDS.lang,
+                               layout=W.Layout(width='160px'))
         WORDS.bind(self.lang, 'language')
         self.lang.observe(lambda ch: self.use_language(ch['new']), 'value')
         self.tabs.observe(lambda ch: self.runs.refresh() if ch['new'] == 1 else None, 'selected_index')

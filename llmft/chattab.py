@@ -1,4 +1,5 @@
-"""Chat with a base model and a fine-tuned run side by side in the panel, each served by `llmft serve` in a child process, so unloading frees its memory.
+"""Chat with a base model and a fine-tuned run side by side in the panel, each served by `llmft serve` in a child
+process, so unloading frees its memory.
 
 `ModelServer(model_or_run)` starts `llmft serve` on a free loopback port with a random key and streams answers from
 it; `close()` ends the process and with it every byte the model held. `ChatTab` is the panel's Chat tab built on it.
@@ -96,7 +97,8 @@ class ChatTab:
         self.message = words.bind(W.Text(value='', layout=W.Layout(width='700px'), continuous_update=False),
                                   'message', 'placeholder')
         self.b_load, self.b_unload = words.bind(W.Button(icon='play'), 'load'), words.bind(W.Button(), 'unload')
-        self.b_send, self.b_clear = words.bind(W.Button(button_style='primary'), 'send'), words.bind(W.Button(), 'clear')
+        self.b_send = words.bind(W.Button(button_style='primary'), 'send')
+        self.b_clear = words.bind(W.Button(), 'clear')
         self.info, self.columns = W.HTML(''), W.HBox([])
         for b, fn in ((self.b_load, self.load), (self.b_unload, self.unload), (self.b_send, self.send),
                       (self.b_clear, self.clear)): b.on_click(lambda _, fn=fn: self._safely(fn))

@@ -363,7 +363,8 @@ def specs_for(data: DataArgs, names) -> dict:
 # %% ../nbs/03_data.ipynb #1e37ac8a
 def check_datasets(data: DataArgs):
     "Raise the one-line error for a run with no dataset, or naming one (or an `eval_dataset`) that nothing describes."
-    if not data.dataset: raise ConfigError("no dataset: set `dataset` to one or more names from data_specs/ (e.g. dataset=identity)")
+    if not data.dataset:
+        raise ConfigError("no dataset: set `dataset` to one or more names from data_specs/ (e.g. dataset=identity)")
     specs_for(data, [*data.dataset, *(data.eval_dataset or [])])
 
 # %% ../nbs/03_data.ipynb #7a323db7

@@ -26,7 +26,8 @@ __all__ = ['SHAPE_KEYS', 'SHAPES', 'BASELINE_CODE', 'BASELINE_FALLBACK', 'CUDA_C
 # %% ../nbs/04b_memory.ipynb #f71a1bfc
 SHAPE_KEYS = ('model_type', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads',
               'num_key_value_heads', 'vocab_size', 'tie_word_embeddings')
-SHAPES = {name: dict(zip(SHAPE_KEYS, v)) for name, v in { # config.json shapes of common models: planning needs no download
+# config.json shapes of common models: planning needs no download
+SHAPES = {name: dict(zip(SHAPE_KEYS, v)) for name, v in {
     'Qwen/Qwen2.5-7B-Instruct': ('qwen2', 3584, 18944, 28, 28, 4, 152064, False),
     'meta-llama/Llama-3.1-8B-Instruct': ('llama', 4096, 14336, 32, 32, 8, 128256, False),
     'mistralai/Mistral-7B-Instruct-v0.3': ('mistral', 4096, 14336, 32, 32, 8, 32768, False),

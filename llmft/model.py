@@ -44,7 +44,9 @@ def pick_precision(pref='auto', train=False) -> tuple:
         return pref, 'cuda', f'precision={pref} was asked for'
     if pref == 'auto' and train and cpu_bf16_native():
         return 'bf16', 'cpu', "no GPU: bf16 autocast on the CPU's bf16 instructions, fp32 weights (precision=fp32: off)"
-    if pref == 'auto': return 'fp32', 'cpu', 'no GPU: fp32 on the CPU' + (' (precision=bf16 would use its bf16 instructions)' if cpu_bf16_native() else '')
+    if pref == 'auto':
+        return 'fp32', 'cpu', 'no GPU: fp32 on the CPU' + (' (precision=bf16 would use its bf16 instructions)'
+                                                            if cpu_bf16_native() else '')
     if pref == 'fp16': raise ConfigError("precision=fp16 needs a GPU; on the CPU use fp32 or bf16")
     if pref == 'bf16' and not cpu_has_bf16(): raise ConfigError("precision=bf16: this CPU has no bf16 instructions; use fp32")
     slow = '' if pref != 'bf16' or cpu_bf16_native() else '; emulated: no AVX512-BF16 or AMX here, slower than fp32'
