@@ -1,11 +1,24 @@
 """Shared set-up: no hub, a private LLMFT_HOME, and the tiny model built once per test session."""
-import os, sys, tempfile
+import atexit, os, shutil, sys, tempfile
 from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+def _one_temporary_folder():
+    """Send every temporary file of the run (the test homes with their converted GGUF model, the notebooks' `mkdtemp`
+    folders, pytest's `tmp_path`, child processes' files) into one folder, removed when the run ends. Left in /tmp they
+    came to 0.5 GB a run and filled the disk that CI installs on. xdist workers inherit the folder; the process that
+    made it removes it."""
+    root = os.environ.get('LLMFT_TEST_TMP')
+    if root is None:
+        root = os.environ['LLMFT_TEST_TMP'] = tempfile.mkdtemp(prefix='llmft-test-')
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+    os.environ['TMPDIR'] = tempfile.tempdir = root
+
+_one_temporary_folder()
 os.environ['HF_HUB_OFFLINE'] = '1'
-os.environ.setdefault('LLMFT_HOME', tempfile.mkdtemp(prefix='llmft-test-home-'))
+os.environ.setdefault('LLMFT_HOME', tempfile.mkdtemp(prefix='home-'))
 os.environ.setdefault('TOKENIZERS_PARALLELISM', 'false')
 
 def pytest_configure(config):
