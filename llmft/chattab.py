@@ -16,7 +16,7 @@ from .config import ConfigError
 from .jobs import pid_alive
 
 # %% auto #0
-__all__ = ['free_port', 'ModelServer', 'ChatTab']
+__all__ = ['free_port', 'ModelServer', 'engines', 'tool_list', 'ChatTab', 'chat_columns']
 
 # %% ../nbs/11b_chattab.ipynb #6bd29cfd
 def free_port() -> int:
@@ -52,16 +52,20 @@ class ModelServer:
     @property
     def alive(self) -> bool: return self.proc.poll() is None
 
-    def stream(self, messages, **gen):
-        "The pieces of the answer to `messages`, as the server streams them; `gen`: temperature, top_p, max_tokens..."
-        body = dict(messages=messages, stream=True, **{k: v for k, v in gen.items() if v is not None})
+    def stream(self, messages, tools=None, **gen):
+        """The answer to `messages` as the server streams it: `{'content': piece}` deltas, and with `tools` (OpenAI
+        function definitions) a `{'tool_calls': [...]}` delta when the model calls one; `gen`: temperature, top_p..."""
+        body = dict(messages=messages, stream=True, **({'tools': tools} if tools else {}),
+                    **{k: v for k, v in gen.items() if v is not None})
         with self.http.stream('POST', f'{self.url}/v1/chat/completions', json=body,
                               headers={'Authorization': f'Bearer {self.key}'}) as r:
             if r.status_code != 200: raise ConfigError(f"chat: {json.loads(r.read())['error']['message']}")
             for line in r.iter_lines():
                 if not line.startswith('data: ') or line == 'data: [DONE]': continue
                 delta = json.loads(line[6:])['choices'][0]['delta']
-                if delta.get('content'): yield delta['content']
+                if delta.get('content'): yield dict(content=delta['content'])
+                if delta.get('tool_calls'): yield dict(tool_calls=[{k: v for k, v in c.items() if k != 'index'}
+                                                                    for c in delta['tool_calls']])
 
     def close(self):
         "End the child (its memory goes with it)."
@@ -76,26 +80,56 @@ class ModelServer:
 
 # %% ../nbs/11b_chattab.ipynb #4fa2c5b9
 def _bubble(role, text) -> str:
-    color = '#eef' if role == 'user' else '#efe'
+    color = {'user': '#eef', 'tool': '#ffe'}.get(role, '#efe')
     return (f"<div style='background:{color};padding:4px 8px;margin:3px 0;border-radius:6px;white-space:pre-wrap'>"
             f"<b>{role}</b>: {html.escape(text)}</div>")
+
+def _turn(m: dict) -> str:
+    "One history message as a bubble: a tool call shows the function and its arguments, a tool result says so."
+    calls = ''.join(f"\n→ {c['function']['name']}({c['function']['arguments']})" for c in m.get('tool_calls') or [])
+    role = {'tool': 'tool result'}.get(m['role'], m['role']) + (' (tool call)' if calls else '')
+    return _bubble(role, (m.get('content') or '') + calls)
+
+def engines() -> list:
+    "The inference engines installed here: hf always, vllm when it imports."
+    import importlib.util
+    return ['hf'] + (['vllm'] if importlib.util.find_spec('vllm') else [])
+
+def tool_list(text: str) -> list|None:
+    "The Tools box as OpenAI function definitions (a JSON list, or one object), or None when empty."
+    if not text.strip(): return None
+    try: tools = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"chat: tools are not valid JSON ({e.msg} at line {e.lineno} column {e.colno}); write a list "
+                          'of {"type": "function", "function": {"name": ..., "parameters": {...}}}') from None
+    tools = [tools] if isinstance(tools, dict) else tools
+    if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
+        raise ConfigError('chat: tools must be a JSON list of function definitions (objects)')
+    return tools
 
 class ChatTab:
     "Chat with a model, or a model and a run side by side, each served from a child process."
     def __init__(self, words, model='smollm2-135m-instruct', run=''):
         import ipywidgets as W
         self.servers, self.histories, self.threads = [], [], []
-        box = lambda w: dict(layout=W.Layout(width='420px'), style={'description_width': '140px'})
-        self.model = words.bind(W.Text(value=str(model), **box(0)), 'model')
-        self.run = words.bind(W.Text(value=str(run), placeholder='runs/identity', **box(0)), 'chat_run')
-        self.system = words.bind(W.Textarea(value='', **box(0)), 'system')
-        self.temperature = W.FloatText(value=0.7, description='temperature', **box(0))
-        self.top_p = W.FloatText(value=0.9, description='top_p', **box(0))
-        self.max_new_tokens = W.IntText(value=128, description='max_new_tokens', **box(0))
-        self.repetition_penalty = W.FloatText(value=1.0, description='repetition_penalty', **box(0))
-        self.seed = W.IntText(value=0, description='seed', **box(0)) # one seed for all columns: only the model differs
+        box = lambda: dict(layout=W.Layout(width='420px'), style={'description_width': '140px'})
+        self.model = words.bind(W.Text(value=str(model), **box()), 'model')
+        self.run = words.bind(W.Text(value=str(run), placeholder='runs/identity', **box()), 'chat_run')
+        self.template = words.bind(W.Text(value='', **box()), 'template')
+        words.bind(self.template, 'template_own', 'placeholder')
+        self.engine = words.bind(W.Dropdown(options=engines(), value='hf', **box()), 'engine')
+        self.system = words.bind(W.Textarea(value='', **box()), 'system')
+        self.tools = words.bind(W.Textarea(value='', **box()), 'tools')
+        words.bind(self.tools, 'tools_hint', 'placeholder')
+        self.temperature = W.FloatText(value=0.7, description='temperature', **box())
+        self.top_p = W.FloatText(value=0.9, description='top_p', **box())
+        self.max_new_tokens = W.IntText(value=128, description='max_new_tokens', **box())
+        self.repetition_penalty = W.FloatText(value=1.0, description='repetition_penalty', **box())
+        self.seed = W.IntText(value=0, description='seed', **box()) # one seed for all columns: only the model differs
+        self.stop = words.bind(W.Textarea(value='', **box()), 'stop_words')
         self.message = words.bind(W.Text(value='', layout=W.Layout(width='700px'), continuous_update=False),
                                   'message', 'placeholder')
+        self.as_tool = words.bind(W.Checkbox(value=False, indent=False), 'as_tool')
         self.b_load, self.b_unload = words.bind(W.Button(icon='play'), 'load'), words.bind(W.Button(), 'unload')
         self.b_send = words.bind(W.Button(button_style='primary'), 'send')
         self.b_clear = words.bind(W.Button(), 'clear')
@@ -103,10 +137,11 @@ class ChatTab:
         for b, fn in ((self.b_load, self.load), (self.b_unload, self.unload), (self.b_send, self.send),
                       (self.b_clear, self.clear)): b.on_click(lambda _, fn=fn: self._safely(fn))
         self.message.observe(lambda ch: self._safely(self.send) if ch['new'] else None, 'value')
-        settings = W.VBox([self.model, self.run, self.system])
-        knobs = W.VBox([self.temperature, self.top_p, self.max_new_tokens, self.repetition_penalty, self.seed])
+        settings = W.VBox([self.model, self.run, self.template, self.engine, self.system, self.tools])
+        knobs = W.VBox([self.temperature, self.top_p, self.max_new_tokens, self.repetition_penalty, self.seed,
+                        self.stop])
         self.widget = W.VBox([W.HBox([settings, knobs]), W.HBox([self.b_load, self.b_unload]), self.info,
-                              self.columns, W.HBox([self.message, self.b_send, self.b_clear])])
+                              self.columns, W.HBox([self.message, self.b_send, self.b_clear, self.as_tool])])
 
     def _safely(self, fn):
         try: fn()
@@ -123,7 +158,8 @@ def load(self: ChatTab):
     names = [n for n in (self.model.value.strip(), self.run.value.strip()) if n]
     if not names: raise ConfigError("chat: name a model (and optionally a run folder to compare it with)")
     self.info.value = 'loading ' + ', '.join(map(html.escape, names)) + ' ...'
-    self.servers = [ModelServer(n) for n in names]
+    over = {'template': self.template.value.strip()} if self.template.value.strip() else {}
+    self.servers = [ModelServer(n, engine=self.engine.value, **over) for n in names]
     self.histories = [[] for _ in names]
     self.outputs = [W.HTML('', layout=W.Layout(width=f'{840 // len(names)}px')) for _ in names]
     self.columns.children = self.outputs
@@ -144,26 +180,50 @@ def clear(self: ChatTab):
 
 @patch
 def send(self: ChatTab, text=None):
-    "Ask every column `text` (default: the message box) and stream the answers in."
+    "Ask every column `text` (default: the message box; a tool result when that box is ticked) and stream the answers."
     text = (text if text is not None else self.message.value).strip()
     if not text: return
+    self.wait() # the last answers (or the load) first: one conversation, in order
+    tools, stop = tool_list(self.tools.value), [s for s in self.stop.value.splitlines() if s]
     if not self.servers: self.load()
     self.message.value = ''
     gen = dict(temperature=self.temperature.value, top_p=self.top_p.value, max_tokens=self.max_new_tokens.value,
-               repetition_penalty=self.repetition_penalty.value, seed=self.seed.value)
+               repetition_penalty=self.repetition_penalty.value, seed=self.seed.value, stop=stop or None)
     system = [dict(role='system', content=self.system.value)] if self.system.value.strip() else []
+    said = dict(role='tool' if self.as_tool.value else 'user', content=text)
     def answer(s, hist, out):
-        hist.append(dict(role='user', content=text))
-        shown, reply = ''.join(_bubble(m['role'], m['content']) for m in hist), ''
-        for piece in s.stream(system + hist, **gen):
-            reply += piece
-            out.value = shown + _bubble('assistant', reply)
-        hist.append(dict(role='assistant', content=reply))
+        hist.append(said)
+        shown, reply = ''.join(map(_turn, hist)), dict(role='assistant', content='')
+        try:
+            for d in s.stream(system + hist, tools=tools, **gen):
+                if 'content' in d: reply['content'] += d['content']
+                else: reply['tool_calls'] = d['tool_calls']
+                out.value = shown + _turn(reply)
+        except ConfigError as e: # the server's own line (e.g. a template with no tool format), in the column
+            hist.pop(); out.value = shown + f"<div style='color:#c00'>{html.escape(str(e))}</div>"; return
+        hist.append(reply)
     self.threads = [threading.Thread(target=answer, args=a, daemon=True)
                     for a in zip(self.servers, self.histories, self.outputs)]
     for t in self.threads: t.start()
 
 @patch
 def wait(self: ChatTab, timeout=300):
-    "Block until the replies being written are done."
+    "Block until the replies being written (or a load in the background) are done."
     for t in self.threads: t.join(timeout)
+
+@patch
+def load_soon(self: ChatTab):
+    "Start `load` in a thread so the cell returns at once; `send` and `wait` wait for it."
+    self.threads = [threading.Thread(target=self._safely, args=(self.load,), daemon=True)]
+    self.threads[0].start()
+
+@patch
+def _ipython_display_(self: ChatTab):
+    from IPython.display import display
+    display(self.widget)
+
+def chat_columns(name: str) -> tuple:
+    "What `%llmft chat NAME` compares: a run folder beside the base model it was trained from, else a model alone."
+    from llmft.runs import Run, CONFIG
+    if (Path(name)/CONFIG).exists(): return str(Run(name).config.model.model_name_or_path), name
+    return name, ''

@@ -1,7 +1,7 @@
-"""`%load_ext llmft`, then `%llmft train CONFIG`, `%%llmft train` with the YAML in the cell, `%llmft board`, `runs`, `preview`, `stop`.
+"""`%load_ext llmft`, then `%llmft train CONFIG`, `%%llmft train` with the YAML in the cell, `%llmft board`, `chat`, `runs`, `preview`, `stop`.
 
 Each verb returns at once with something to look at: `train` a job's live view (the run goes on in a child process),
-`board` the panel, `runs` the runs table, `preview` the data as the model sees it, `stop RUN` a saved checkpoint.
+`board` the panel, `chat` the Chat tab, `runs` the runs table, `preview` the data as the model sees it, `stop RUN` a saved checkpoint.
 
 Docs: https://llmft.github.io/llmft/magics.html.md"""
 
@@ -19,9 +19,9 @@ from .cli import parse_overrides
 __all__ = ['VERBS', 'USAGE', 'llmft_magic', 'load_ipython_extension']
 
 # %% ../nbs/13_magics.ipynb #e87915df
-VERBS = ('train', 'board', 'runs', 'preview', 'stop')
+VERBS = ('train', 'board', 'chat', 'runs', 'preview', 'stop')
 USAGE = ("usage: %llmft train CONFIG [key=value ...] | %%llmft train (YAML in the cell) | board [CONFIG|RUN] | "
-         "runs [FOLDER] | preview CONFIG | stop RUN")
+         "chat [RUN|MODEL] | runs [FOLDER] | preview CONFIG | stop RUN")
 
 def _show(w):
     from IPython.display import display
@@ -45,6 +45,15 @@ def _train(args, cell):
 def _board(args, cell):
     from llmft.board import board
     return board(args[0] if args else None)
+
+def _chat(args, cell):
+    from llmft.board import WORDS
+    from llmft.chattab import ChatTab, chat_columns
+    if len(args) > 1: raise ConfigError("chat takes one run folder or model: %llmft chat [RUN|MODEL]")
+    if not args: return ChatTab(WORDS)
+    tab = ChatTab(WORDS, *chat_columns(args[0]))
+    tab.load_soon()
+    return tab
 
 def _runs(args, cell):
     from llmft.board import RunsTab
