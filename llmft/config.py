@@ -59,7 +59,7 @@ class ModelArgs:
     flash_attn: str = 'auto' # auto | disabled | eager | sdpa | fa2
     rope_scaling: str|None = None # linear | dynamic | yarn | llama3, applied when cutoff_len exceeds the model's context
     upcast_layernorm: bool = False # keep norm weights in fp32 when the model is loaded in half precision
-    disable_gradient_checkpointing: bool = False
+    disable_gradient_checkpointing: bool|None = None # None: on only when the memory estimate says the run needs it
     use_reentrant_gc: bool = False # reentrant gradient checkpointing (PyTorch's older implementation)
     shift_attn: bool = False # S²-attention (LongLoRA) while training: attention in groups of cutoff_len/4, half the heads shifted
     new_special_tokens: list[str]|None = None # tokens added to the tokenizer as special tokens; the embeddings grow to hold them

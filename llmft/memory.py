@@ -17,11 +17,11 @@ from .runs import write_json_atomic
 
 # %% auto #0
 __all__ = ['SHAPE_KEYS', 'SHAPES', 'BASELINE_CODE', 'BASELINE_FALLBACK', 'CUDA_CONTEXT', 'RUNTIME', 'SLACK_CPU', 'SLACK_CUDA',
-           'PARTS', 'PROCESS_PARTS', 'DEVICES', 'PAIRED', 'LABELLED_SHARE', 'FIT_MARGIN', 'model_config', 'meta_model',
+           'PARTS', 'PROCESS_PARTS', 'DEVICES', 'FIT_MARGIN', 'PAIRED', 'LABELLED_SHARE', 'model_config', 'meta_model',
            'quantized_bytes', 'weight_bytes', 'checkpoint_bytes', 'layer_numbers', 'backward_layers',
            'activation_bytes', 'logits_bytes', 'optimizer_bytes', 'baseline_bytes', 'slack_bytes', 'free_bytes',
-           'MemoryEstimate', 'Device', 'labelled_share', 'estimate', 'FitPlan', 'auto_fit', 'estimate_line',
-           'fit_to_device']
+           'MemoryEstimate', 'Device', 'labelled_share', 'checkpointing', 'estimate', 'FitPlan', 'auto_fit',
+           'estimate_line', 'fit_to_device']
 
 # %% ../nbs/04b_memory.ipynb #f71a1bfc
 SHAPE_KEYS = ('model_type', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads',
@@ -335,6 +335,7 @@ def _device_precision(cfg: RunConfig, device):
         raise ConfigError(f"device={device!r}: use cpu, cuda or {', '.join(names)}" + did_you_mean(device, names))
     return 'cpu', 'fp32' if p == 'auto' else p, preset
 
+FIT_MARGIN = 0.1 # share of the free memory left unplanned: the estimate's error and other programs
 PAIRED = ('rm', 'dpo', 'kto') # stages whose batches hold two sequences per example
 LABELLED_SHARE = 0.5 # assumed share of answer tokens in a chat row (prompt masked); measured data would be better
 
@@ -375,18 +376,35 @@ def _estimate(cfg: RunConfig, device, prec, model) -> MemoryEstimate:
     return MemoryEstimate(cfg.model.model_name_or_path, method, device, prec, base, trainable, t, seq,
                           {k: int(v) for k, v in parts.items()}, notes)
 
+def _with(cfg: RunConfig, **kw) -> RunConfig:
+    "A copy of `cfg` with flat keys `kw` changed."
+    c, groups = copy.deepcopy(cfg), key_groups()
+    for k, v in kw.items(): setattr(getattr(c, groups[k]), k, v)
+    return c
+
+def checkpointing(cfg: RunConfig, kind, prec, model, free, held=0) -> tuple:
+    """(off, why) for `disable_gradient_checkpointing: null`: off when the estimate without it fits `free` bytes less
+    `FIT_MARGIN`, so no layer's forward is computed twice; on when it would not fit, or the free memory is unknown."""
+    need = _estimate(_with(cfg, disable_gradient_checkpointing=True), kind, prec, model).total_bytes - held
+    room = None if free is None else free * (1 - FIT_MARGIN)
+    off = room is not None and need <= room
+    return off, (f"gradient checkpointing: {'off' if off else 'on'} (without it the run needs {_gb(need)}, "
+                 + (f"{_gb(room)} can be planned: " if room is not None else "the free memory is unknown: ")
+                 + ("no layer's forward is computed twice)" if off else "each layer's forward is recomputed)"))
+
 def estimate(config=None, device=None, hf_config=None, held=0, **overrides) -> MemoryEstimate:
     "Peak memory of a process training `config` with `overrides` on `device` (None, cpu, cuda or a `DEVICES` name)."
     cfg = load_config(config, **overrides)
     kind, prec, preset = _device_precision(cfg, device)
-    e = _estimate(cfg, kind, prec, meta_model(cfg, hf_config))
-    e.free, e.held, e.target = _free(kind, preset), held, preset.name if preset and preset.memory else None
+    model, free = meta_model(cfg, hf_config), _free(kind, preset)
+    if cfg.model.disable_gradient_checkpointing is None: # decided here as the run decides it
+        cfg = _with(cfg, disable_gradient_checkpointing=checkpointing(cfg, kind, prec, model, free, held)[0])
+    e = _estimate(cfg, kind, prec, model)
+    e.free, e.held, e.target = free, held, preset.name if preset and preset.memory else None
     if (preset and preset.memory) or cfg.train.auto_fit: e.plan = auto_fit(cfg, device, hf_config=hf_config, held=held)
     return e
 
 # %% ../nbs/04b_memory.ipynb #e12656f1
-FIT_MARGIN = 0.1 # share of the free memory auto_fit leaves unplanned: the estimate's error and other programs
-
 @dataclass
 class FitPlan:
     "What `auto_fit` chose, why, and the estimate of the chosen settings."
@@ -399,12 +417,6 @@ class FitPlan:
 def _cost(gc: bool, micro: int, quant: bool) -> float:
     "Relative time of a global batch: checkpointing recomputes the forward (+1/3), small micro-batches waste it poorly."
     return (4 / 3 if gc else 1) * (1 + 0.5 / micro) * (1.25 if quant else 1)
-
-def _with(cfg: RunConfig, **kw) -> RunConfig:
-    "A copy of `cfg` with flat keys `kw` changed."
-    c, groups = copy.deepcopy(cfg), key_groups()
-    for k, v in kw.items(): setattr(getattr(c, groups[k]), k, v)
-    return c
 
 def _can_quantize(cfg: RunConfig, kind) -> bool:
     m = cfg.method
@@ -484,7 +496,8 @@ def estimate_line(config=None, device=None, held=0, **overrides) -> str:
     return out + f"\n  auto_fit would choose {chosen}: {_gb(p.estimate.total_bytes)}" + ('' if p.fits else ', too much')
 
 def fit_to_device(cfg: RunConfig) -> RunConfig:
-    "Before anything loads: with `auto_fit`, set `cfg` to settings that fit and say why; then print the estimate line."
+    """Before anything loads: with `auto_fit`, set `cfg` to settings that fit and say why; decide checkpointing when it
+    is left to the estimate (`disable_gradient_checkpointing: null`, the default); then print the estimate line."""
     import torch
     held = baseline_bytes() if not torch.cuda.is_available() else 0 # this process has imported what training needs
     if cfg.train.auto_fit:
@@ -493,5 +506,12 @@ def fit_to_device(cfg: RunConfig) -> RunConfig:
         else:
             for k, v in plan.changes.items(): setattr(getattr(cfg, key_groups()[k]), k, v)
             print(*plan.reasons, sep='\n  ')
+    if cfg.model.disable_gradient_checkpointing is None:
+        try:
+            kind, prec, _ = _device_precision(cfg, None)
+            off, why = checkpointing(cfg, kind, prec, meta_model(cfg), _free(kind, None), held)
+        except Exception as ex: off, why = False, f"gradient checkpointing: on (no estimate: {type(ex).__name__}: {ex})"
+        cfg.model.disable_gradient_checkpointing = off
+        print(why)
     print(estimate_line(_with(cfg, auto_fit=False), held=held))
     return cfg

@@ -282,7 +282,7 @@ def upcast_layernorm(model) -> int:
 
 def prepare_for_training(model, cfg: RunConfig) -> list[str]:
     "Turn on gradient checkpointing unless disabled and upcast norms if asked; returns notes."
-    if cfg.model.disable_gradient_checkpointing: notes = ['gradient checkpointing: off (disable_gradient_checkpointing)']
+    if cfg.model.disable_gradient_checkpointing: notes = ['gradient checkpointing: off']
     elif getattr(model, 'supports_gradient_checkpointing', False):
         re = cfg.model.use_reentrant_gc
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=dict(use_reentrant=re))
