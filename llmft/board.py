@@ -153,7 +153,7 @@ MAIN = ['learning_rate', 'num_train_epochs', 'max_steps', 'per_device_train_batc
         'cutoff_len', 'lr_scheduler_type', 'logging_steps', 'save_steps', 'val_size', 'output_dir', 'auto_fit']
 ADVANCED = ['warmup_ratio', 'weight_decay', 'max_grad_norm', 'seed', 'max_samples', 'precision', 'flash_attn',
             'packing',
-            'neat_packing', 'train_on_prompt', 'disable_gradient_checkpointing', 'plot_loss']
+            'neat_packing', 'padding_free', 'train_on_prompt', 'disable_gradient_checkpointing', 'plot_loss']
 CHOICES = dict(stage=STAGES, precision=PRECISIONS, flash_attn=ATTENTION, quantization_bit=(4, 8),
                quantization_type=('nf4', 'fp4'),
                lr_scheduler_type=('linear', 'cosine', 'constant', 'constant_with_warmup', 'polynomial', 'inverse_sqrt'))

@@ -11,7 +11,7 @@ import bisect
 from .templates import IGNORE
 
 # %% auto #0
-__all__ = ['best_fit', 'pack_rows', 'PackedCollator', 'token_logprobs']
+__all__ = ['best_fit', 'pack_rows', 'join_rows', 'PackedCollator', 'token_logprobs', 'PaddingFreeCollator']
 
 # %% ../nbs/03c_packing.ipynb #bca2ab5f
 def best_fit(lengths, capacity) -> list:
@@ -33,18 +33,17 @@ def best_fit(lengths, capacity) -> list:
 def pack_rows(rows, cutoff_len, neat=False) -> tuple:
     "(packed rows, efficiency = real tokens / slots) from rows of `input_ids`/`labels`."
     lengths = [len(r['input_ids']) for r in rows]
-    out = []
-    for b in best_fit(lengths, cutoff_len):
-        ids, labels, pos = [], [], []
-        for i in sorted(b):
-            r = rows[i]
-            ids += r['input_ids']
-            labels += ([IGNORE] + list(r['labels'][1:])) if neat else list(r['labels'])
-            pos += list(range(len(r['input_ids'])))
-        row = dict(input_ids=ids, labels=labels)
-        if neat: row['position_ids'] = pos
-        out.append(row)
+    out = [join_rows([rows[i] for i in sorted(b)], neat) for b in best_fit(lengths, cutoff_len)]
     return out, sum(lengths) / (len(out) * cutoff_len) if out else 0.0
+
+def join_rows(rows, neat=False) -> dict:
+    "`rows` as one row; `neat`: positions restart at each example and its first label is masked (no look across)."
+    ids, labels, pos = [], [], []
+    for r in rows:
+        ids += r['input_ids']
+        labels += ([IGNORE] + list(r['labels'][1:])) if neat else list(r['labels'])
+        pos += list(range(len(r['input_ids'])))
+    return dict(input_ids=ids, labels=labels, **({'position_ids': pos} if neat else {}))
 
 class PackedCollator:
     "Pad packed rows; neat rows carry `position_ids` and no attention mask (the model derives the block mask)."
@@ -69,3 +68,8 @@ def token_logprobs(model, input_ids, **kw):
     import torch
     with torch.no_grad(): logits = model(input_ids=input_ids, **kw).logits.float()
     return torch.log_softmax(logits[:, :-1], -1).gather(-1, input_ids[:, 1:, None])[..., 0]
+
+# %% ../nbs/03c_packing.ipynb #8605a37d
+class PaddingFreeCollator(PackedCollator):
+    "The rows of a batch joined into one neat row: the padded batch's loss and gradients without computing a pad."
+    def __call__(self, rows): return super().__call__([join_rows(rows, neat=True)])

@@ -11,7 +11,7 @@ from pathlib import Path
 from .config import ConfigError, RunConfig, load_config, import_function
 from .data import check_datasets, stream_records
 from .processors import load_and_process, process_stream, SFTCollator, PairwiseCollator
-from .packing import pack_rows, PackedCollator
+from .packing import pack_rows, PackedCollator, PaddingFreeCollator
 from .loss import head_loss_model, labelled_loss
 from .model import load_model
 from .memory import fit_to_device
@@ -21,8 +21,8 @@ from .runs import (Run, MetricsCallback, prepare_run_dir, peak_memory_mb, write_
 
 # %% auto #0
 __all__ = ['PISSA_INIT', 'STAGE_MODULES', 'training_arguments', 'loraplus_groups', 'loraplus_optimizer', 'save_pissa_init',
-           'print_progress', 'stage_module', 'build_trainer', 'load_data', 'predict_after_training', 'train',
-           'user_callbacks']
+           'print_progress', 'stage_module', 'padding_free_ok', 'build_trainer', 'load_data', 'predict_after_training',
+           'train', 'user_callbacks']
 
 # %% ../nbs/06_trainer.ipynb #86c6a8e9
 def _early_stopping(t, has_eval) -> dict:
@@ -113,10 +113,23 @@ def stage_module(stage):
     if stage not in STAGE_MODULES: raise ConfigError(f"stage={stage!r}: use one of {', '.join(STAGE_MODULES)}")
     return importlib.import_module(STAGE_MODULES[stage])
 
+def padding_free_ok(cfg: RunConfig, model) -> str|None:
+    "Why the batches of `cfg` on `model` cannot be padding-free (None: they can, with the padded batches' loss)."
+    base = model.get_base_model() if hasattr(model, 'get_base_model') else model
+    if cfg.data.packing or cfg.data.neat_packing: return 'the rows are packed'
+    if cfg.model.shift_attn: return 'S²-attention splits fixed-length rows into groups'
+    if not type(base).__module__.startswith('transformers.models.'):
+        return f"{type(base).__name__} is not one of transformers' own models, which build the block mask from positions"
+    return None
+
 def build_trainer(cfg: RunConfig, ld, args, train_ds, eval_ds, callbacks, optimizers=(None, None)):
     "The `Trainer` of the `pt` and `sft` stages (`LabelledLossTrainer`)."
-    packed = cfg.data.packing or cfg.data.neat_packing
-    collator = (PackedCollator if packed else SFTCollator)(ld.tokenizer.pad_token_id)
+    packed, why = cfg.data.packing or cfg.data.neat_packing, padding_free_ok(cfg, ld.model)
+    if cfg.data.padding_free and not packed:
+        print("batches: padding-free (each batch's examples in one row, attention within each; the padded loss)"
+              if why is None else f"batches: padded (padding_free: not here, {why})")
+    free = cfg.data.padding_free and why is None
+    collator = (PaddingFreeCollator if free else PackedCollator if packed else SFTCollator)(ld.tokenizer.pad_token_id)
     return _trainer_cls()(model=ld.model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
                           data_collator=collator, processing_class=ld.tokenizer, callbacks=callbacks,
                           optimizers=optimizers)
