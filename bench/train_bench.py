@@ -5,12 +5,16 @@ registry), LoRA r=8 (alpha 16) on every linear layer, cutoff_len 256, batch 4, l
 the bundled alpaca-format data (`data_specs/alpaca_demo.json`) minus its last 16 rows, which are the held-out split.
 The baseline is TRL's `SFTTrainer` with PEFT's `LoraConfig` and TRL's defaults otherwise (prompt-completion rows in
 the model's chat template, so the loss is on the completion only; gradient checkpointing on; bf16 unless told fp32).
+llmft runs with its own defaults: the head only at labelled positions, padding-free batches, and gradient
+checkpointing only where the memory estimate says the run needs it.
 
 Runs alternate llmft, baseline, llmft, baseline (`--rounds`), each in a process of its own. Per run: real
-(non-padding) and padded tokens/s over steps 2..N, seconds from process start to the first step, peak resident
+(non-padding) and padded tokens/s over steps 2..N, real tokens per CPU-second (all threads; steadier than the wall
+clock on a shared machine), seconds from process start to the first step, peak resident
 memory (and `torch.cuda.max_memory_allocated` on a GPU), the loss at every step, and the eval loss on the held-out
 split computed by the same function for both (fp32, completion tokens). Then llmft / baseline with min and max over
-rounds. Tables: `fp32` (both in fp32), `auto` (llmft's automatic precision against the baseline's defaults), `dpo`
+rounds. Tables: `fp32` (both in fp32, each with its own defaults), `equal` (both fp32 with gradient checkpointing on),
+`auto` (llmft's automatic precision against the baseline's defaults), `dpo`
 (10 steps of DPO on the bundled pairs against TRL's `DPOTrainer`), `packed` (as `auto`, llmft with neat packing).
 
     .venv/bin/python bench/train_bench.py [--rounds 2] [--steps 20] [--tables fp32,auto,dpo]   # or: make bench
@@ -26,9 +30,9 @@ JOB = dict(steps=20, batch=4, lr=1e-4, rank=8, cutoff=256, seed=42)
 
 class Probe:
     "Counts what each training step sees and when, the same way for both trainers."
-    def __init__(self): self.t, self.real, self.padded, self.labelled = [], [], [], []
-    def step(self, inputs, t0, t1):
-        self.t.append((t0, t1))
+    def __init__(self): self.t, self.cpu, self.real, self.padded, self.labelled = [], [], [], [], []
+    def step(self, inputs, t0, t1, c0, c1):
+        self.t.append((t0, t1)); self.cpu.append((c0, c1))
         ids = inputs.get('input_ids', inputs.get('chosen_input_ids'))
         if ids is None: return
         lab = inputs.get('labels')
@@ -45,9 +49,9 @@ def instrument(probe):
     from transformers import Trainer
     orig = Trainer.training_step
     def training_step(self, model, inputs, *a, **kw):
-        t0 = time.time()
+        t0, c0 = time.time(), time.process_time()
         out = orig(self, model, inputs, *a, **kw)
-        probe.step(inputs, t0, time.time())
+        probe.step(inputs, t0, time.time(), c0, time.process_time())
         return out
     return patch.object(Trainer, 'training_step', training_step)
 
@@ -157,6 +161,7 @@ def child(which, a, precision, stage):
         gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
         steps = probe.t[1:] # the first step warms up: throughput over steps 2..N
         secs = steps[-1][1] - steps[0][0] if steps else float('nan')
+        cpu = probe.cpu[-1][1] - probe.cpu[1][0] if steps else float('nan') # all threads' CPU seconds, steps 2..N
         from llmft.model import pick_precision
         ran = pick_precision(precision, True)[0] if which == 'llmft' else 'fp32' if precision == 'fp32' else 'bf16'
         r = dict(precision=ran, startup_s=round(probe.t[0][0] - T0, 2),
@@ -168,6 +173,7 @@ def child(which, a, precision, stage):
             from transformers import AutoTokenizer
             from llmft.registry import resolve_model
             r.update(real_tps=round(sum(probe.real[1:]) / secs, 1), padded_tps=round(sum(probe.padded[1:]) / secs, 1),
+                     cpu_tps=round(sum(probe.real[1:]) / cpu, 1),
                      labelled_tokens=sum(probe.labelled), sizes=lora_sizes(cb.model),
                      eval_loss=round(eval_loss(cb.model, AutoTokenizer.from_pretrained(resolve_model(MODEL).path),
                                                records(d, 'bench_eval'), a['cutoff']), 4))
@@ -185,6 +191,7 @@ def matmul_peak(dtype, n=1024, reps=20):
 
 # name: (stage, llmft's precision, the baseline's, llmft's other keys)
 TABLES = dict(fp32=('sft', 'fp32', 'fp32', {}), auto=('sft', 'auto', 'default', {}), dpo=('dpo', 'auto', 'default', {}),
+              equal=('sft', 'fp32', 'fp32', dict(disable_gradient_checkpointing=False)), # checkpointing on in both
               packed=('sft', 'auto', 'default', dict(neat_packing=True)))
 
 def spawn(which, a, precision, stage):
@@ -196,16 +203,16 @@ def spawn(which, a, precision, stage):
     return json.loads(line[0][7:])
 
 def mfu(r, peak):
-    "Useful model FLOPs/s over the matmul peak: 6 per frozen weight and real token, the head on labelled tokens only."
-    # 6 = forward 2 + input-gradient backward 2 (the base is frozen) + gradient checkpointing's second forward 2 (on in
-    # both trainers); work on padding and on unlabelled logits is not useful; attention and the adapters are left out
+    "Useful model FLOPs/s over the matmul peak: 4 per frozen weight and real token, the head on labelled tokens only."
+    # 4 = forward 2 + input-gradient backward 2 (the base is frozen); gradient checkpointing's second forward, work on
+    # padding and on unlabelled logits are not useful; attention and the adapters are left out
     lin, head = r['sizes']
-    return None if not peak else 6 * (lin * r['real_tokens'] + head * r['labelled_tokens']) / r['train_s'] / 1e9 / peak
+    return None if not peak else 4 * (lin * r['real_tokens'] + head * r['labelled_tokens']) / r['train_s'] / 1e9 / peak
 
 def summarize(name, runs, a):
     "Print one table: each run, then llmft / baseline with min and max over rounds."
     stage = TABLES[name][0]
-    keys = ['real_tps', 'padded_tps', 'startup_s', 'peak_rss_mb', 'eval_loss'] if stage == 'sft' else \
+    keys = ['real_tps', 'cpu_tps', 'padded_tps', 'startup_s', 'peak_rss_mb', 'eval_loss', 'mfu'] if stage == 'sft' else \
            ['pairs_per_s', 'step_s', 'startup_s', 'peak_rss_mb']
     extra = ''.join(f', {k}={v}' for k, v in TABLES[name][3].items())
     print(f"\n## {name}: llmft precision={TABLES[name][1]}{extra} vs baseline {TABLES[name][2]}; {stage}, "
@@ -225,7 +232,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument('--rounds', type=int, default=2)
     p.add_argument('--steps', type=int, default=JOB['steps'])
-    p.add_argument('--tables', default='fp32,auto,dpo')
+    p.add_argument('--tables', default='fp32,equal,auto,dpo')
     p.add_argument('--child', choices=['llmft', 'trl'])
     p.add_argument('--args'); p.add_argument('--precision'); p.add_argument('--stage')
     o = p.parse_args()

@@ -9,10 +9,10 @@ def test_probe_counts_real_padded_and_labelled_tokens():
     p = Probe()
     ids = torch.tensor([[5, 6, 7, 0], [5, 6, 0, 0]])
     labels = torch.tensor([[-100, 6, 7, -100], [-100, 6, -100, -100]])
-    p.step(dict(input_ids=ids, attention_mask=(ids != 0).long(), labels=labels), 0, 1)
+    p.step(dict(input_ids=ids, attention_mask=(ids != 0).long(), labels=labels), 0, 1, 0, 1)
     # a neat-packed row has no mask: its real length ends at its last label, the padding after it is unlabelled
     p.step(dict(input_ids=torch.tensor([[5, 6, 7, 8, 0, 0]]), labels=torch.tensor([[-100, 6, -100, 8, -100, -100]])),
-           1, 2)
+           1, 2, 1, 2)
     assert (p.real, p.padded, p.labelled) == ([5, 4], [8, 6], [3, 2])
 
 def test_ratios_pair_each_llmft_run_with_the_baseline_run_after_it(capsys):
