@@ -226,7 +226,11 @@ def _tokenizer_same(tok, template, ids) -> bool:
     return (_prompt_ids(tok, template) == ids and
             all(tok.apply_chat_template(m, tokenize=False, add_generation_prompt=True) == template.render(m) for m in msgs))
 
-def export(run_or_config, out_dir, format='safetensors', shard_size='2GB', dtype=None,
+def export(run_or_config, # a run folder, a config (dict or YAML) whose `output_dir` is a run, or a model and adapter
+           out_dir, # the folder to write (refused when it is not empty, unless `overwrite`)
+           format='safetensors', # `safetensors` (shards and tokenizer: transformers, vLLM) or `gguf` (llama.cpp)
+           shard_size='2GB', # the largest safetensors shard, as `save_pretrained` takes it: `'500MB'`, `'2GB'`, bytes
+           dtype=None, # fp32, fp16 or bf16 (and q8_0 for gguf); None: the base model's own
            tol=1e-4, # largest logit difference allowed, relative to the largest absolute logit (at least 1)
            overwrite=False, # replace a non-empty `out_dir` (as a whole, by renames)
           ) -> ExportReport:
