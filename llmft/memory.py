@@ -26,7 +26,6 @@ __all__ = ['SHAPE_KEYS', 'SHAPES', 'BASELINE_CODE', 'BASELINE_FALLBACK', 'CUDA_C
 # %% ../nbs/04b_memory.ipynb #f71a1bfc
 SHAPE_KEYS = ('model_type', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads',
               'num_key_value_heads', 'vocab_size', 'tie_word_embeddings')
-# config.json shapes of common models: planning needs no download
 SHAPES = {name: dict(zip(SHAPE_KEYS, v)) for name, v in {
     'Qwen/Qwen2.5-7B-Instruct': ('qwen2', 3584, 18944, 28, 28, 4, 152064, False),
     'meta-llama/Llama-3.1-8B-Instruct': ('llama', 4096, 14336, 32, 32, 8, 128256, False),
@@ -63,7 +62,7 @@ def meta_model(cfg: RunConfig, config=None):
     elif ft == 'freeze': freeze_layers(model, cfg)
     return model
 
-# %% ../nbs/04b_memory.ipynb #b53cfbe0
+# %% ../nbs/04b_memory.ipynb #6f7f5ecf
 def _quantized(model) -> list:
     "The linear layers bitsandbytes quantizes: all but the output head."
     import torch.nn as nn
@@ -78,6 +77,7 @@ def quantized_bytes(shape, bits=4, double_quantization=True) -> float:
     blocks = math.ceil(n / 64)
     return n / 2 + (blocks + 4 * math.ceil(blocks / 256) if double_quantization else 4 * blocks)
 
+# %% ../nbs/04b_memory.ipynb #e9d2e27b
 def _bytes_per(precision): return 4 if precision == 'fp32' else 2
 
 def weight_bytes(model, cfg: RunConfig, precision, device) -> tuple:
@@ -89,6 +89,7 @@ def weight_bytes(model, cfg: RunConfig, precision, device) -> tuple:
     rest = sum(p.numel() * (4 if p.requires_grad else frozen) for p in model.parameters() if id(p) not in quant)
     return rest + qb, qb, sum(m.weight.numel() for m in _quantized(model)) if q else 0
 
+# %% ../nbs/04b_memory.ipynb #753a2a58
 def checkpoint_bytes(model, cfg: RunConfig, device) -> int:
     "Bytes of the checkpoint file still mapped on the CPU beyond the weights it backs (see below)."
     import torch
@@ -99,13 +100,6 @@ def checkpoint_bytes(model, cfg: RunConfig, device) -> int:
     base = [p for n, p in model.named_parameters() if 'lora_' not in n and 'modules_to_save' not in n]
     copied = sum(p.numel() for p in base if id(p) in quant or size != 4)
     return copied * size if copied < sum(p.numel() for p in base) else 0
-
-# On the CPU there is one more thing in a process's memory. transformers maps the safetensors file and, where the
-# dtype on disk is the dtype wanted (fp32 on the CPU), uses the mapped bytes as the weights without copying them. The
-# file stays mapped as long as one such weight lives, and every page read while loading stays in the process's
-# resident memory: with QLoRA the original fp32 weights of the quantized layers are read to be quantized, so the
-# checkpoint's bytes for those layers stay resident beside their 4-bit copies. The kernel may drop such pages under
-# pressure (they can be read again from the file), so they are counted as their own part, `checkpoint`.
 
 # %% ../nbs/04b_memory.ipynb #e0622b12
 def _dims(config) -> dict:
