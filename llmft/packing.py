@@ -29,7 +29,7 @@ def best_fit(lengths, capacity) -> list:
             room.insert(j, r - lengths[i]); bins.insert(j, b)
     return bins
 
-# %% ../nbs/03c_packing.ipynb #635ebcb4
+# %% ../nbs/03c_packing.ipynb #95e6f795
 def pack_rows(rows, cutoff_len, neat=False) -> tuple:
     "(packed rows, efficiency = real tokens / slots) from rows of `input_ids`/`labels`."
     lengths = [len(r['input_ids']) for r in rows]
@@ -46,9 +46,9 @@ def pack_rows(rows, cutoff_len, neat=False) -> tuple:
         out.append(row)
     return out, sum(lengths) / (len(out) * cutoff_len) if out else 0.0
 
+# %% ../nbs/03c_packing.ipynb #8af53b0b
 class PackedCollator:
     "Pad packed rows; neat rows carry `position_ids` and no attention mask (the model derives the block mask)."
-    # transformers derives the block mask only without a KV cache, hence use_cache=False in neat batches
     def __init__(self, pad_token_id, multiple_of=8): self.pad, self.multiple_of = pad_token_id, multiple_of
     def __call__(self, rows):
         import torch
