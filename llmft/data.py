@@ -20,7 +20,7 @@ __all__ = ['BUNDLED', 'FORMATS', 'MEDIA', 'DATA_EXTS', 'DEFAULT_COLUMNS', 'DEFAU
            'align_rows', 'load_dataset_records', 'file_spec', 'specs_for', 'check_datasets', 'record_features',
            'interleave', 'load_records', 'stream_records']
 
-# %% ../nbs/03_data.ipynb #cd16be6d
+# %% ../nbs/03_data.ipynb #49efbdf8
 BUNDLED = bundled('data_specs')
 FORMATS = ('alpaca', 'sharegpt', 'openai', 'text')
 
@@ -47,6 +47,7 @@ class DatasetSpec:
     source: str = '' # the spec file this came from
     unknown: tuple = () # keys of a dataset_info.json entry that llmft does not read
 
+# %% ../nbs/03_data.ipynb #8544bc0a
 def find_dataset_dir(dataset_dir) -> Path:
     "`dataset_dir` itself; for the default name not found here, LLaMA-Factory's `data/` or the bundled specs."
     p = Path(dataset_dir).expanduser()
@@ -54,6 +55,7 @@ def find_dataset_dir(dataset_dir) -> Path:
     if p == Path('data_specs'): return Path('data') if Path('data/dataset_info.json').is_file() else BUNDLED
     raise ConfigError(f"dataset_dir not found: {p.resolve()}")
 
+# %% ../nbs/03_data.ipynb #938e5a95
 def _spec(name, d, source):
     known = [f.name for f in fields(DatasetSpec) if f.name not in ('name', 'source', 'unknown')]
     if Path(source).name == 'dataset_info.json':
@@ -81,6 +83,7 @@ def load_specs(dataset_dir='data_specs') -> dict:
         for name, s in d.items(): specs[name] = _spec(name, s or {}, f)
     return specs
 
+# %% ../nbs/03_data.ipynb #f9d944fa
 MEDIA = ('images', 'videos', 'audios')
 
 def usable(s: DatasetSpec) -> DatasetSpec:
@@ -92,7 +95,7 @@ def usable(s: DatasetSpec) -> DatasetSpec:
                                     f"{', '.join(s.unknown)}; remove them from its entry to train on it")
     return s
 
-# %% ../nbs/03_data.ipynb #a4202f35
+# %% ../nbs/03_data.ipynb #fb46b22f
 DATA_EXTS = ('.json', '.jsonl', '.csv', '.parquet', '.txt')
 
 def _json_rows(text, where):
@@ -116,6 +119,7 @@ def read_text_rows(text: str, ext: str, where='') -> list:
     if ext == '.txt': return [dict(text=l) for l in text.splitlines() if l.strip()]
     raise ConfigError(f"{where}: cannot read {ext or 'files without extension'}; use one of {', '.join(DATA_EXTS)}")
 
+# %% ../nbs/03_data.ipynb #31f6bc8a
 def read_rows(path) -> list:
     "Rows of a local file or folder, or of an fsspec URL."
     p = str(path)
@@ -132,6 +136,7 @@ def _parquet(f):
     import pyarrow.parquet as pq
     return pq.read_table(f).to_pylist()
 
+# %% ../nbs/03_data.ipynb #78559db6
 def text_lines(path):
     "The lines of a local text file, decoded as UTF-8 one at a time (errors name the byte offset)."
     offset = 0
@@ -140,6 +145,7 @@ def text_lines(path):
             yield decode_utf8(raw, path, offset)
             offset += len(raw)
 
+# %% ../nbs/03_data.ipynb #911c232c
 def iter_rows(path):
     "Rows of a local file or folder one at a time (JSON lines, csv and txt are read lazily)."
     path = Path(path)
@@ -185,10 +191,11 @@ def fill(text, values: dict, where='', missing:set|None=None):
         return str(values[m.group(1)])
     return _slot.sub(sub, text)
 
-# %% ../nbs/03_data.ipynb #9c0b1ffa
+# %% ../nbs/03_data.ipynb #98f967be
 class BadRow(ValueError):
     "A row that breaks its format."
 
+# %% ../nbs/03_data.ipynb #f31de9be
 DEFAULT_COLUMNS = dict(
     alpaca=dict(prompt='instruction', query='input', response='output', history='history', system='system', tools='tools',
                 chosen='chosen', rejected='rejected', kto_tag='kto_tag'),
@@ -205,6 +212,7 @@ def _record(messages, system=None, tools=None, chosen=None, rejected=None, kto_l
     if tools is not None and not isinstance(tools, str): tools = json.dumps(tools, ensure_ascii=False)
     return dict(messages=messages, system=system or None, tools=tools or None, chosen=chosen, rejected=rejected, kto_label=kto_label, text=text)
 
+# %% ../nbs/03_data.ipynb #1d9ecb15
 KTO_LABELS = {'true': True, 'false': False, '1': True, '0': False, 'yes': True, 'no': False}
 
 def kto_label(v, where='') -> bool:
@@ -219,6 +227,7 @@ def _kto(row, c, where):
 
 def _blank(*texts) -> bool: return not any(str(t or '').strip() for t in texts)
 
+# %% ../nbs/03_data.ipynb #37e1205e
 def align_alpaca(row, c, ranking=False, where=''):
     "An alpaca row as a record (`where`, the file and row, names it in errors)."
     prompt = '\n'.join(s for s in (row[c['prompt']], row.get(c['query']) or '') if s)
