@@ -130,13 +130,14 @@ def mc_messages(q: dict, # the question: `question`, `A`-`D` (and `answer`, unus
     msgs[0] = dict(msgs[0], content=t.system.format(subject=subject) + msgs[0]['content'])
     return msgs
 
-# %% ../nbs/07c_evaluation.ipynb #085844cf
+# %% ../nbs/07c_evaluation.ipynb #45053156
 def choice_ids(tokenizer) -> list:
     "Token ids of the letters A-D, each of which must be a single token."
     ids = [tokenizer.encode(c, add_special_tokens=False) for c in CHOICES]
     if any(len(i) != 1 for i in ids): raise ConfigError(f"the tokenizer splits the choice letters into several tokens: {ids}")
     return [i[0] for i in ids]
 
+# %% ../nbs/07c_evaluation.ipynb #7e253165
 def _by_length(seqs, bs) -> list:
     idx = sorted(range(len(seqs)), key=lambda i: -len(seqs[i]))
     return [idx[i:i+bs] for i in range(0, len(idx), bs)]
@@ -212,7 +213,7 @@ def evaluate(model_or_run, # a model alias, hub id, path or run folder, or an op
              batch_size=4, # questions per forward pass (the answers do not depend on it)
              save_dir=None, # a folder to write `results.json` and `results.log` into (None: nothing written)
              **overrides, # config keys for opening the model, e.g. `template='qwen'`; unused with a `ChatModel`
-            ) -> EvalResult:
+            ) -> EvalResult: # accuracy per subject, per category and on average, and every prediction
     "Multiple-choice accuracy of a model or run on an MMLU / CMMLU / C-Eval style task."
     if lang not in EVAL_TEMPLATES: raise ConfigError(f"lang={lang!r}: use one of {', '.join(EVAL_TEMPLATES)}")
     t = load_task(task, task_dir, split, lang)
@@ -244,7 +245,7 @@ def bleu4(predictions, references) -> float:
     pairs = _pairs(predictions, references)
     return 100 * sum(sentence_bleu4(p, r) for p, r in pairs) / max(1, len(pairs))
 
-# %% ../nbs/07c_evaluation.ipynb #c8e2bf13
+# %% ../nbs/07c_evaluation.ipynb #236d5928
 class JiebaTokenizer:
     "A `rouge-score` tokenizer that keeps Chinese: jieba's words, whitespace dropped."
     def tokenize(self, text) -> list:
@@ -252,6 +253,7 @@ class JiebaTokenizer:
         jieba.setLogLevel(logging.WARNING)
         return [w for w in jieba.cut(text) if w.strip()]
 
+# %% ../nbs/07c_evaluation.ipynb #a5b98c5f
 @functools.cache
 def _scorer():
     from rouge_score.rouge_scorer import RougeScorer
@@ -267,7 +269,7 @@ def rouge(predictions, references) -> dict:
     scores = [sentence_rouge(p, r) for p, r in _pairs(predictions, references)]
     return {k: 100 * sum(s[k] for s in scores) / max(1, len(scores)) for k in ('rouge-1', 'rouge-2', 'rouge-l')}
 
-# %% ../nbs/07c_evaluation.ipynb #3a536961
+# %% ../nbs/07c_evaluation.ipynb #2130560d
 def generate_batch(cm: ChatModel, # the model, on either engine
                    prompts: list, # prompt texts, already rendered by the chat template
                    max_new_tokens=None, # the longest answer in tokens (None: the run's `generate.max_new_tokens`)
@@ -277,6 +279,7 @@ def generate_batch(cm: ChatModel, # the model, on either engine
     gen = dict(do_sample=False) | ({'max_new_tokens': max_new_tokens} if max_new_tokens else {})
     return cm.generate_ids([cm.tokenizer.encode(p, add_special_tokens=False) for p in prompts], batch_size, **gen)
 
+# %% ../nbs/07c_evaluation.ipynb #2fad8a5e
 def _records(dataset, dataset_dir='data_specs', max_samples=None) -> list:
     if isinstance(dataset, str): dataset = [dataset]
     if all(isinstance(d, str) for d in dataset):
@@ -287,6 +290,7 @@ def _prompt_label(rec) -> tuple:
     m = rec['messages']
     return (m[:-1], m[-1]['content']) if m and m[-1]['role'] == 'assistant' else (m, '')
 
+# %% ../nbs/07c_evaluation.ipynb #a1ea0ef2
 def predict(model_or_run, # a model alias, hub id, path or run folder, or an open `ChatModel`
             dataset, # dataset names in `dataset_dir` (one or a list), or records with `messages`
             out_dir=None, # a folder for `generated_predictions.jsonl` and `predict_results.json` (None: not written)
@@ -295,7 +299,7 @@ def predict(model_or_run, # a model alias, hub id, path or run folder, or an ope
             dataset_dir='data_specs', # where dataset names are looked up
             max_samples=None, # predict only the first this many records (None: all)
             **overrides, # config keys for opening the model, e.g. `template='qwen'`; unused with a `ChatModel`
-           ) -> dict:
+           ) -> dict: # `predict_bleu-4`, `predict_rouge-1/2/l` (percentages), samples and runtime
     "Greedy predictions for a dataset's prompts, scored with BLEU-4 and ROUGE against its last answers."
     cm, recs, t0 = as_chat_model(model_or_run, **overrides), _records(dataset, dataset_dir, max_samples), time.time()
     pls = [_prompt_label(r) for r in recs]
@@ -319,7 +323,7 @@ def perplexity(model_or_run, # a model alias, hub id, path or run folder, or an 
                texts_or_records, # a text, a record (`text`, or `messages` rendered by the chat template), or a list
                batch_size=4, # sequences per forward pass
                **overrides, # config keys for opening the model, e.g. `template='qwen'`; unused with a `ChatModel`
-              ) -> float:
+              ) -> float: # exp of the mean next-token loss
     "exp of the mean next-token loss over every token of the texts (or records)."
     import torch, torch.nn.functional as F
     cm = as_chat_model(model_or_run, **overrides)

@@ -56,7 +56,8 @@ def stream_ids(cm: ChatModel, # the model, on either engine
                info: dict, # filled when the stream ends: `completion_tokens` and `finish_reason` (`stop`, `length`)
                stop=(), # strings the text is cut at (the first one found ends the answer)
                strip=False, # strip whitespace around the whole answer, as `ChatModel.chat` does
-               **gen): # generation keywords of `ChatModel.stream_ids` (`max_new_tokens`, `temperature`, ...)
+               **gen, # generation keywords of `ChatModel.stream_ids` (`max_new_tokens`, `temperature`, ...)
+              ): # yields the text in pieces as it is generated
     "Yield the text `cm` generates after prompt `ids`, cut at `stop`; fills `info` with tokens and finish reason."
     src, state = cm.stream_ids(ids, **gen), dict(n=0, finish=None)
     def texts():
@@ -358,7 +359,7 @@ def serve(model_or_run='smollm2-135m-instruct', # a model alias, hub id, path or
           model_name=None, # the name served first; `served_names` adds the aliases a request may also give
           max_tokens_limit=4096, # the most `max_tokens` (or `max_completion_tokens`) one request may ask for
           **overrides, # config keys for the model, e.g. `infer_backend='vllm'` or `max_new_tokens=256`
-         ):
+         ) -> None: # returns when the server stops (Ctrl-C)
     "Serve `model_or_run` with OpenAI's API at `http://host:port/v1` until interrupted."
     import uvicorn
     cm = ChatModel(model_or_run, **overrides)

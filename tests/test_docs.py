@@ -45,7 +45,7 @@ def test_api_shows_signature_docstring_and_parameter_comments(site, page):
         first = next(iter(inspect.signature(f).parameters))
         assert f"def {f.__name__}(\n    {first}" in md or f"def {f.__name__}({first}" in md, f"{nb.name}: no signature of {f.__name__}"
         assert f.__doc__ in md, f"{nb.name}: no docstring of {f.__name__}"
-        comments = {k: v['docment'] for k, v in docments(f, full=True).items() if k != 'return'}
+        comments = {k: v['docment'] for k, v in docments(f, full=True, args_kwargs=True).items() if k != 'return'}
         missing = [k for k, c in comments.items() if not c]
         assert not missing, f"{f.__name__}: parameters without a comment: {missing}"
         for k, c in comments.items(): assert c in md, f"{nb.name}: comment on {f.__name__}({k}) not shown: {c!r}"
