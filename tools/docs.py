@@ -8,9 +8,8 @@ nothing but imports, and `show_doc` calls; nbdev's own `exec_show_docs` would al
     python tools/docs.py [DEST]      # the site into DEST (default: _docs/ from pyproject.toml)
     python tools/docs.py --readme    # README.md from nbs/index.ipynb
 """
-import os, re, shutil, sys
+import ast, os, re, shutil, sys
 from pathlib import Path
-import ast
 import nbformat
 from traitlets.config import Config
 from nbconvert import HTMLExporter, MarkdownExporter
@@ -51,7 +50,8 @@ def _quarto_tags(cell):
 
 def render(cache, dest):
     "Write each processed notebook in `cache` as a page into `dest`: `.html` and `.md`, plus the images they link to."
-    c = Config(TagRemovePreprocessor=dict(enabled=True, remove_cell_tags={'include-false'}, remove_input_tags={'echo-false'}))
+    c = Config(TagRemovePreprocessor=dict(enabled=True, remove_cell_tags={'include-false'},
+                                          remove_input_tags={'echo-false'}))
     html, md = HTMLExporter(template_name='lab', config=c), MarkdownExporter(config=c)
     pages = sorted(cache.rglob('*.ipynb'))
     for p in pages:

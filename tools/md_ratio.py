@@ -1,4 +1,5 @@
-"Markdown lines against code lines per notebook (issue #13 measures how much the notebooks teach): python tools/md_ratio.py [NB...]"
+"""Markdown lines against code lines per notebook, blank lines left out (issue #13 measures how much the notebooks
+teach so): `python tools/md_ratio.py [NB...]`."""
 import json, sys
 from pathlib import Path
 
