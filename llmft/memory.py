@@ -189,7 +189,7 @@ def slack_bytes(model, cfg: RunConfig, device, tokens: int, seq: int, act: int, 
     streamed = tokens * act * backward_layers(model) * layer_numbers(model, cfg, seq)
     return max(a * streamed + b * logits - c * states, -0.5 * min(logits, grads))
 
-# %% ../nbs/04b_memory.ipynb #fc80be13
+# %% ../nbs/04b_memory.ipynb #78e2b3a3
 def _status_bytes(key) -> int|None:
     try: return next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith(key + ':')) * 1024
     except (OSError, StopIteration): return None
@@ -211,6 +211,7 @@ def _limits_free() -> list:
         if c is not None and u is not None and c < 2**60: out.append(c - u)
     return out
 
+# %% ../nbs/04b_memory.ipynb #39978493
 def free_bytes(device='cpu') -> int|None:
     "Bytes free on `device` now: CUDA free memory; on the CPU available RAM, or less under an rlimit or cgroup limit."
     if str(device).startswith('cuda'):
@@ -300,7 +301,7 @@ def warning(self: MemoryEstimate, free=None) -> str|None:
             f"auto_fit: true, or lower per_device_train_batch_size or cutoff_len, keep gradient checkpointing on, "
             f"or use LoRA / QLoRA")
 
-# %% ../nbs/04b_memory.ipynb #7362c8ed
+# %% ../nbs/04b_memory.ipynb #d1ba3142
 @dataclass(frozen=True)
 class Device:
     "A device to plan for: what the limit is measured on, its usable memory and whether it computes in bf16."
@@ -313,6 +314,7 @@ DEVICES = {d.name.lower(): d for d in [
     Device('T4', 'cuda', 14.75, bf16=False), Device('L4', 'cuda', 22.0), Device('A100-40GB', 'cuda', 39.4),
     Device('A100-80GB', 'cuda', 79.1), Device('cpu', 'cpu', None)]}
 
+# %% ../nbs/04b_memory.ipynb #e849d72a
 def _device_precision(cfg: RunConfig, device):
     "(cpu | cuda, precision, preset `Device` or None) of a run on `device` (None: this machine's)."
     p = cfg.model.precision
@@ -329,6 +331,7 @@ def _device_precision(cfg: RunConfig, device):
         raise ConfigError(f"device={device!r}: use cpu, cuda or {', '.join(names)}" + did_you_mean(device, names))
     return 'cpu', 'fp32' if p == 'auto' else p, preset
 
+# %% ../nbs/04b_memory.ipynb #6277bd95
 PAIRED = ('rm', 'dpo', 'kto') # stages whose batches hold two sequences per example
 LABELLED_SHARE = 0.5 # assumed share of answer tokens in a chat row (prompt masked); measured data would be better
 
@@ -338,6 +341,7 @@ def labelled_share(cfg: RunConfig) -> float:
     if st in ('ppo', 'grpo') or cfg.data.train_on_prompt or st == 'pt': return 1.0
     return LABELLED_SHARE
 
+# %% ../nbs/04b_memory.ipynb #168fe644
 def _estimate(cfg: RunConfig, device, prec, model) -> MemoryEstimate:
     "The estimate of `cfg` on `device` in `prec` for its `meta_model`."
     conf = model.config
@@ -369,6 +373,7 @@ def _estimate(cfg: RunConfig, device, prec, model) -> MemoryEstimate:
     return MemoryEstimate(cfg.model.model_name_or_path, method, device, prec, base, trainable, t, seq,
                           {k: int(v) for k, v in parts.items()}, notes)
 
+# %% ../nbs/04b_memory.ipynb #181d0b4a
 def estimate(config=None, device=None, hf_config=None, held=0, **overrides) -> MemoryEstimate:
     "Peak memory of a process training `config` with `overrides` on `device` (None, cpu, cuda or a `DEVICES` name)."
     cfg = load_config(config, **overrides)
