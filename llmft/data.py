@@ -241,7 +241,7 @@ def align_alpaca(row, c, ranking=False, where=''):
     msgs.append(dict(role='assistant', content=row[c['response']]))
     return _record(msgs, row.get(c['system']), row.get(c['tools']), kto_label=_kto(row, c, where))
 
-# %% ../nbs/03_data.ipynb #00548d32
+# %% ../nbs/03_data.ipynb #414de552
 def _turn(m, t, roles):
     if not isinstance(m, dict) or t['role_tag'] not in m: raise BadRow(f"a turn is not a {{{t['role_tag']!r}: ..., {t['content_tag']!r}: ...}} mapping: {str(m)[:80]}")
     role = roles.get(m[t['role_tag']])
@@ -251,6 +251,7 @@ def _turn(m, t, roles):
     if not isinstance(content, str): content = '' if content is None else json.dumps(content, ensure_ascii=False)
     return dict(role=role, content=content)
 
+# %% ../nbs/03_data.ipynb #7518df1a
 def align_conversation(row, c, t, ranking=False, where=''):
     "A sharegpt or OpenAI-messages row as a record (`where`, the file and row, names it in errors)."
     roles = {t['user_tag']: 'user', t['assistant_tag']: 'assistant', t['observation_tag']: 'tool', t['function_tag']: 'tool_call',
@@ -270,7 +271,7 @@ def align_conversation(row, c, t, ranking=False, where=''):
     if _blank(*(m['content'] for m in turns)): raise BadRow("prompt and answer are both empty")
     return _record(turns, system, row.get(c['tools']), kto_label=_kto(row, c, where))
 
-# %% ../nbs/03_data.ipynb #b9605b5b
+# %% ../nbs/03_data.ipynb #f3a54c6a
 def _is_text(s: DatasetSpec):
     "Plain text: `formatting: text`, or LLaMA-Factory's pre-training shape (alpaca, only `columns: {prompt: text}`)."
     return s.formatting == 'text' or (s.formatting == 'alpaca' and not s.ranking and set(s.columns) == {'prompt'})
@@ -280,6 +281,7 @@ def _needed(s: DatasetSpec, c):
     if s.formatting != 'alpaca': return [c['messages']] + ([c['chosen'], c['rejected']] if s.ranking else [])
     return [c['prompt']] + ([c['chosen'], c['rejected']] if s.ranking else [c['response']])
 
+# %% ../nbs/03_data.ipynb #11dea32c
 def aligner(s: DatasetSpec):
     "A function row -> record for the spec's format, columns and tags."
     c = {**DEFAULT_COLUMNS[s.formatting], **s.columns}
@@ -295,7 +297,7 @@ def aligner(s: DatasetSpec):
         return align_conversation(row, c, t, s.ranking, where)
     return align
 
-# %% ../nbs/03_data.ipynb #ed14ca89
+# %% ../nbs/03_data.ipynb #b3c29c8e
 @dataclass
 class LoadReport:
     "What loading a dataset kept and skipped, and why."
@@ -314,6 +316,7 @@ def _warn_unfilled(s, at, missing, rep):
     warnings.warn(f"dataset {s.name!r} ({s.source}): {at} has {slots} with no value; trained as written, as "
                   f"LLaMA-Factory does; set {keys} to fill them", stacklevel=3)
 
+# %% ../nbs/03_data.ipynb #5c1c9379
 def align_rows(rows, s: DatasetSpec, data: DataArgs, where, rep: LoadReport):
     "Aligned records of `rows`, one at a time; malformed rows are counted in `rep` (or raise with `strict`)."
     align, values = aligner(s), {**s.placeholders, **data.placeholders}
@@ -336,6 +339,7 @@ def align_rows(rows, s: DatasetSpec, data: DataArgs, where, rep: LoadReport):
         rep.kept += 1
         yield rec
 
+# %% ../nbs/03_data.ipynb #531ebfea
 def load_dataset_records(s: DatasetSpec, data: DataArgs) -> tuple:
     "(records, LoadReport) of one dataset."
     rows, where = spec_rows(s, find_dataset_dir(data.dataset_dir))
@@ -376,13 +380,14 @@ def check_datasets(data: DataArgs):
         raise ConfigError("no dataset: set `dataset` to one or more names from data_specs/ (e.g. dataset=identity)")
     specs_for(data, [*data.dataset, *(data.eval_dataset or [])])
 
-# %% ../nbs/03_data.ipynb #7a323db7
+# %% ../nbs/03_data.ipynb #5ad270ea
 def record_features():
     "The Arrow schema of an aligned record (see the table at the top)."
     from datasets import Features, List, Value
     turn, s = {'role': Value('string'), 'content': Value('string')}, Value('string')
     return Features(messages=List(turn), system=s, tools=s, chosen=turn, rejected=turn, kto_label=Value('bool'), text=s)
 
+# %% ../nbs/03_data.ipynb #b009727c
 def interleave(parts, probs=None, seed=42, until='first'):
     "Records of `parts` (lists, or functions returning fresh iterators) mixed by `datasets.interleave_datasets`."
     from datasets import Dataset, IterableDataset, interleave_datasets
@@ -392,9 +397,9 @@ def interleave(parts, probs=None, seed=42, until='first'):
                              stopping_strategy='first_exhausted' if until == 'first' else 'all_exhausted')
     return iter(ds) if lazy else ds.to_list()
 
+# %% ../nbs/03_data.ipynb #ad24f71e
 def load_records(data: DataArgs, names=None, seed=42, verbose=True, reports=None) -> list:
     "Aligned records of the datasets in `data.dataset` (or `names`), merged by `mix_strategy`."
-    # `reports`, a list, receives the `LoadReport` of each dataset
     specs, parts = specs_for(data, names or data.dataset), []
     for name in names or data.dataset:
         recs, rep = load_dataset_records(specs[name], data)
