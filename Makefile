@@ -9,7 +9,7 @@ PIP := $(PY) -m pip --disable-pip-version-check
 TORCH ?= torch==2.13.0
 QUIET := 2>&1 | { grep -v -e 'is ignored: it is neither' -e '^\s*$$' || true; }
 
-.PHONY: install install-vllm install-browser demo bench test test-fast sync-check clean FORCE
+.PHONY: install install-vllm install-browser demo bench docs readme test test-fast sync-check clean FORCE
 
 install: $(VENV)/.installed
 
@@ -47,6 +47,15 @@ demo: install
 # BENCH_ARGS, e.g. "--rounds 3 --tables fp32,auto".
 bench: install
 	HF_HUB_OFFLINE=1 $(PY) bench/train_bench.py $(BENCH_ARGS)
+
+# The docs site into _docs/, from the notebooks as committed (no lesson cell runs): nbdev's processors, rendered by
+# nbconvert, since PyPI's quarto-cli downloads its binary from GitHub at install (tools/docs.py says more).
+docs: install
+	HF_HUB_OFFLINE=1 $(PY) tools/docs.py
+
+# README.md is rendered from nbs/index.ipynb: edit the notebook, then run this (tests/test_docs.py checks they agree).
+readme: install
+	$(PY) tools/docs.py --readme
 
 # CI's check that notebooks and llmft/ agree: nbdev-clean and nbdev-export must change nothing.
 sync-check: install

@@ -67,7 +67,7 @@ def _train(a):
     run = train(cfg)
     if int(os.environ.get('RANK', 0)) == 0: print(f"run: {run.path}")
 
-# %% ../nbs/09_cli.ipynb #0e5f11f6
+# %% ../nbs/09_cli.ipynb #d0eb62b4
 def _turns(tty):
     while True:
         try: yield input('you> ' if tty else '')
@@ -96,10 +96,12 @@ def _chat(a):
         print()
         history.append(dict(role='assistant', content=reply.strip()))
 
+# %% ../nbs/09_cli.ipynb #dc957376
 def _preview(a):
     from llmft.datapreview import preview
     print(preview(a.config, a.n, **parse_overrides(a.overrides)))
 
+# %% ../nbs/09_cli.ipynb #070b1aff
 def _serve(a):
     from llmft.server import serve
     if a.config and '=' in a.config and not Path(a.config).exists(): # `serve --model M key=value`
@@ -110,7 +112,7 @@ def _serve(a):
     kw = {**kw, **({'infer_backend': a.engine} if a.engine else {})}
     serve(model, host=a.host, port=a.port, api_key=a.api_key or os.environ.get('API_KEY'), **kw)
 
-# %% ../nbs/09_cli.ipynb #e78d2487
+# %% ../nbs/09_cli.ipynb #d4c00760
 def _target(src, overrides) -> tuple:
     "(model or run, remaining keys) from a run folder, a model name or an evaluation YAML plus overrides."
     from pathlib import Path
@@ -122,6 +124,7 @@ def _target(src, overrides) -> tuple:
     for k in ('stage', 'do_predict', 'do_eval', 'predict_with_generate', 'finetuning_type'): d.pop(k, None)
     return model, {k: LF_VALUES[k].get(v, v) if k in LF_VALUES and isinstance(v, str) else v for k, v in d.items()}
 
+# %% ../nbs/09_cli.ipynb #9a0c9ce1
 _EVAL_KEYS = ('task', 'task_dir', 'split', 'n_shot', 'lang', 'batch_size', 'save_dir')
 
 def _eval(a):
@@ -132,6 +135,7 @@ def _eval(a):
         if k in kw: kw[k] = number(k, kw[k], spec)
     print(evaluate(model, **kw, **d))
 
+# %% ../nbs/09_cli.ipynb #9237db84
 def _predict(a):
     from llmft.evaluation import predict
     model, d = _target(a.config, parse_overrides(a.overrides))
@@ -145,6 +149,7 @@ def _predict(a):
     res = predict(model, dataset.split(',')[0] if isinstance(dataset, str) else dataset[0], **kw, **d)
     print(json.dumps(res, indent=2, ensure_ascii=False))
 
+# %% ../nbs/09_cli.ipynb #ccb0ec36
 def _export(a):
     from llmft.exporter import export, ParityError
     o = parse_overrides(a.overrides)
@@ -158,6 +163,7 @@ def _export(a):
         print(f"llmft export: parity check failed, files kept in {out} for inspection:\n{e}", file=sys.stderr)
         sys.exit(1)
 
+# %% ../nbs/09_cli.ipynb #b658b8d8
 def _demo(a):
     from llmft.demo import demo
     demo(a.config, **parse_overrides(a.overrides))
@@ -183,7 +189,7 @@ def lf_export(path, out=None, shard='2GB') -> tuple:
     size = d.pop('export_size', None)
     return d, out or d.pop('export_dir', None), f"{size}GB" if size is not None else shard
 
-# %% ../nbs/09_cli.ipynb #3bc44c04
+# %% ../nbs/09_cli.ipynb #7496abd2
 def copy_examples(dest='examples') -> list:
     "Copy the bundled example configs into `dest`; returns the files copied (those already there are kept)."
     import shutil
@@ -196,6 +202,7 @@ def copy_examples(dest='examples') -> list:
         copied.append(Path(shutil.copy2(f, dst)))
     return copied
 
+# %% ../nbs/09_cli.ipynb #a26cd48c
 PACKAGES = ('torch', 'transformers', 'peft', 'trl', 'datasets', 'accelerate', 'bitsandbytes', 'vllm')
 
 def _version(name):
@@ -218,6 +225,7 @@ def env_info() -> dict:
     else: info['device'] = f"CPU, {os.cpu_count()} cores"
     return info
 
+# %% ../nbs/09_cli.ipynb #6a5c7fe0
 def _examples(a):
     files = copy_examples(a.dir)
     print(f"{len(files)} files copied to {a.dir}/ (existing files kept); "
@@ -229,7 +237,7 @@ def _version_cmd(a):
     from llmft import __version__
     print(f"llmft {__version__}")
 
-# %% ../nbs/09_cli.ipynb #4deb75ea
+# %% ../nbs/09_cli.ipynb #b9da0c68
 def parser():
     "The `llmft` argument parser."
     p = argparse.ArgumentParser(prog='llmft', description='Fine-tune language models from a config (YAML, LLaMA-Factory keys welcome).')
@@ -286,6 +294,7 @@ def parser():
     sub.add_parser('version', help="llmft's version").set_defaults(fn=_version_cmd)
     return p
 
+# %% ../nbs/09_cli.ipynb #22f0eda1
 def parse_args(argv=None):
     "Parse `argv`; `key=value` overrides may stand before or after options."
     p = parser()
@@ -295,6 +304,7 @@ def parse_args(argv=None):
     a.overrides = [*getattr(a, 'overrides', []), *rest]
     return a
 
+# %% ../nbs/09_cli.ipynb #6a965fe6
 def main(argv=None):
     "Entry point of the `llmft` command."
     a = parse_args(argv)

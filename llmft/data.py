@@ -20,7 +20,7 @@ __all__ = ['BUNDLED', 'FORMATS', 'MEDIA', 'DATA_EXTS', 'DEFAULT_COLUMNS', 'DEFAU
            'align_rows', 'load_dataset_records', 'file_spec', 'specs_for', 'check_datasets', 'record_features',
            'interleave', 'load_records', 'stream_records']
 
-# %% ../nbs/03_data.ipynb #cd16be6d
+# %% ../nbs/03_data.ipynb #49efbdf8
 BUNDLED = bundled('data_specs')
 FORMATS = ('alpaca', 'sharegpt', 'openai', 'text')
 
@@ -47,6 +47,7 @@ class DatasetSpec:
     source: str = '' # the spec file this came from
     unknown: tuple = () # keys of a dataset_info.json entry that llmft does not read
 
+# %% ../nbs/03_data.ipynb #8544bc0a
 def find_dataset_dir(dataset_dir) -> Path:
     "`dataset_dir` itself; for the default name not found here, LLaMA-Factory's `data/` or the bundled specs."
     p = Path(dataset_dir).expanduser()
@@ -54,6 +55,7 @@ def find_dataset_dir(dataset_dir) -> Path:
     if p == Path('data_specs'): return Path('data') if Path('data/dataset_info.json').is_file() else BUNDLED
     raise ConfigError(f"dataset_dir not found: {p.resolve()}")
 
+# %% ../nbs/03_data.ipynb #938e5a95
 def _spec(name, d, source):
     known = [f.name for f in fields(DatasetSpec) if f.name not in ('name', 'source', 'unknown')]
     if Path(source).name == 'dataset_info.json':
@@ -81,6 +83,7 @@ def load_specs(dataset_dir='data_specs') -> dict:
         for name, s in d.items(): specs[name] = _spec(name, s or {}, f)
     return specs
 
+# %% ../nbs/03_data.ipynb #f9d944fa
 MEDIA = ('images', 'videos', 'audios')
 
 def usable(s: DatasetSpec) -> DatasetSpec:
@@ -92,7 +95,7 @@ def usable(s: DatasetSpec) -> DatasetSpec:
                                     f"{', '.join(s.unknown)}; remove them from its entry to train on it")
     return s
 
-# %% ../nbs/03_data.ipynb #a4202f35
+# %% ../nbs/03_data.ipynb #fb46b22f
 DATA_EXTS = ('.json', '.jsonl', '.csv', '.parquet', '.txt')
 
 def _json_rows(text, where):
@@ -116,6 +119,7 @@ def read_text_rows(text: str, ext: str, where='') -> list:
     if ext == '.txt': return [dict(text=l) for l in text.splitlines() if l.strip()]
     raise ConfigError(f"{where}: cannot read {ext or 'files without extension'}; use one of {', '.join(DATA_EXTS)}")
 
+# %% ../nbs/03_data.ipynb #31f6bc8a
 def read_rows(path) -> list:
     "Rows of a local file or folder, or of an fsspec URL."
     p = str(path)
@@ -132,6 +136,7 @@ def _parquet(f):
     import pyarrow.parquet as pq
     return pq.read_table(f).to_pylist()
 
+# %% ../nbs/03_data.ipynb #78559db6
 def text_lines(path):
     "The lines of a local text file, decoded as UTF-8 one at a time (errors name the byte offset)."
     offset = 0
@@ -140,6 +145,7 @@ def text_lines(path):
             yield decode_utf8(raw, path, offset)
             offset += len(raw)
 
+# %% ../nbs/03_data.ipynb #911c232c
 def iter_rows(path):
     "Rows of a local file or folder one at a time (JSON lines, csv and txt are read lazily)."
     path = Path(path)
@@ -185,10 +191,11 @@ def fill(text, values: dict, where='', missing:set|None=None):
         return str(values[m.group(1)])
     return _slot.sub(sub, text)
 
-# %% ../nbs/03_data.ipynb #9c0b1ffa
+# %% ../nbs/03_data.ipynb #98f967be
 class BadRow(ValueError):
     "A row that breaks its format."
 
+# %% ../nbs/03_data.ipynb #f31de9be
 DEFAULT_COLUMNS = dict(
     alpaca=dict(prompt='instruction', query='input', response='output', history='history', system='system', tools='tools',
                 chosen='chosen', rejected='rejected', kto_tag='kto_tag'),
@@ -205,6 +212,7 @@ def _record(messages, system=None, tools=None, chosen=None, rejected=None, kto_l
     if tools is not None and not isinstance(tools, str): tools = json.dumps(tools, ensure_ascii=False)
     return dict(messages=messages, system=system or None, tools=tools or None, chosen=chosen, rejected=rejected, kto_label=kto_label, text=text)
 
+# %% ../nbs/03_data.ipynb #1d9ecb15
 KTO_LABELS = {'true': True, 'false': False, '1': True, '0': False, 'yes': True, 'no': False}
 
 def kto_label(v, where='') -> bool:
@@ -219,6 +227,7 @@ def _kto(row, c, where):
 
 def _blank(*texts) -> bool: return not any(str(t or '').strip() for t in texts)
 
+# %% ../nbs/03_data.ipynb #37e1205e
 def align_alpaca(row, c, ranking=False, where=''):
     "An alpaca row as a record (`where`, the file and row, names it in errors)."
     prompt = '\n'.join(s for s in (row[c['prompt']], row.get(c['query']) or '') if s)
@@ -232,7 +241,7 @@ def align_alpaca(row, c, ranking=False, where=''):
     msgs.append(dict(role='assistant', content=row[c['response']]))
     return _record(msgs, row.get(c['system']), row.get(c['tools']), kto_label=_kto(row, c, where))
 
-# %% ../nbs/03_data.ipynb #00548d32
+# %% ../nbs/03_data.ipynb #414de552
 def _turn(m, t, roles):
     if not isinstance(m, dict) or t['role_tag'] not in m: raise BadRow(f"a turn is not a {{{t['role_tag']!r}: ..., {t['content_tag']!r}: ...}} mapping: {str(m)[:80]}")
     role = roles.get(m[t['role_tag']])
@@ -242,6 +251,7 @@ def _turn(m, t, roles):
     if not isinstance(content, str): content = '' if content is None else json.dumps(content, ensure_ascii=False)
     return dict(role=role, content=content)
 
+# %% ../nbs/03_data.ipynb #7518df1a
 def align_conversation(row, c, t, ranking=False, where=''):
     "A sharegpt or OpenAI-messages row as a record (`where`, the file and row, names it in errors)."
     roles = {t['user_tag']: 'user', t['assistant_tag']: 'assistant', t['observation_tag']: 'tool', t['function_tag']: 'tool_call',
@@ -261,7 +271,7 @@ def align_conversation(row, c, t, ranking=False, where=''):
     if _blank(*(m['content'] for m in turns)): raise BadRow("prompt and answer are both empty")
     return _record(turns, system, row.get(c['tools']), kto_label=_kto(row, c, where))
 
-# %% ../nbs/03_data.ipynb #b9605b5b
+# %% ../nbs/03_data.ipynb #f3a54c6a
 def _is_text(s: DatasetSpec):
     "Plain text: `formatting: text`, or LLaMA-Factory's pre-training shape (alpaca, only `columns: {prompt: text}`)."
     return s.formatting == 'text' or (s.formatting == 'alpaca' and not s.ranking and set(s.columns) == {'prompt'})
@@ -271,6 +281,7 @@ def _needed(s: DatasetSpec, c):
     if s.formatting != 'alpaca': return [c['messages']] + ([c['chosen'], c['rejected']] if s.ranking else [])
     return [c['prompt']] + ([c['chosen'], c['rejected']] if s.ranking else [c['response']])
 
+# %% ../nbs/03_data.ipynb #11dea32c
 def aligner(s: DatasetSpec):
     "A function row -> record for the spec's format, columns and tags."
     c = {**DEFAULT_COLUMNS[s.formatting], **s.columns}
@@ -286,7 +297,7 @@ def aligner(s: DatasetSpec):
         return align_conversation(row, c, t, s.ranking, where)
     return align
 
-# %% ../nbs/03_data.ipynb #ed14ca89
+# %% ../nbs/03_data.ipynb #b3c29c8e
 @dataclass
 class LoadReport:
     "What loading a dataset kept and skipped, and why."
@@ -305,6 +316,7 @@ def _warn_unfilled(s, at, missing, rep):
     warnings.warn(f"dataset {s.name!r} ({s.source}): {at} has {slots} with no value; trained as written, as "
                   f"LLaMA-Factory does; set {keys} to fill them", stacklevel=3)
 
+# %% ../nbs/03_data.ipynb #5c1c9379
 def align_rows(rows, s: DatasetSpec, data: DataArgs, where, rep: LoadReport):
     "Aligned records of `rows`, one at a time; malformed rows are counted in `rep` (or raise with `strict`)."
     align, values = aligner(s), {**s.placeholders, **data.placeholders}
@@ -327,6 +339,7 @@ def align_rows(rows, s: DatasetSpec, data: DataArgs, where, rep: LoadReport):
         rep.kept += 1
         yield rec
 
+# %% ../nbs/03_data.ipynb #531ebfea
 def load_dataset_records(s: DatasetSpec, data: DataArgs) -> tuple:
     "(records, LoadReport) of one dataset."
     rows, where = spec_rows(s, find_dataset_dir(data.dataset_dir))
@@ -367,13 +380,14 @@ def check_datasets(data: DataArgs):
         raise ConfigError("no dataset: set `dataset` to one or more names from data_specs/ (e.g. dataset=identity)")
     specs_for(data, [*data.dataset, *(data.eval_dataset or [])])
 
-# %% ../nbs/03_data.ipynb #7a323db7
+# %% ../nbs/03_data.ipynb #5ad270ea
 def record_features():
     "The Arrow schema of an aligned record (see the table at the top)."
     from datasets import Features, List, Value
     turn, s = {'role': Value('string'), 'content': Value('string')}, Value('string')
     return Features(messages=List(turn), system=s, tools=s, chosen=turn, rejected=turn, kto_label=Value('bool'), text=s)
 
+# %% ../nbs/03_data.ipynb #b009727c
 def interleave(parts, probs=None, seed=42, until='first'):
     "Records of `parts` (lists, or functions returning fresh iterators) mixed by `datasets.interleave_datasets`."
     from datasets import Dataset, IterableDataset, interleave_datasets
@@ -383,9 +397,9 @@ def interleave(parts, probs=None, seed=42, until='first'):
                              stopping_strategy='first_exhausted' if until == 'first' else 'all_exhausted')
     return iter(ds) if lazy else ds.to_list()
 
+# %% ../nbs/03_data.ipynb #ad24f71e
 def load_records(data: DataArgs, names=None, seed=42, verbose=True, reports=None) -> list:
     "Aligned records of the datasets in `data.dataset` (or `names`), merged by `mix_strategy`."
-    # `reports`, a list, receives the `LoadReport` of each dataset
     specs, parts = specs_for(data, names or data.dataset), []
     for name in names or data.dataset:
         recs, rep = load_dataset_records(specs[name], data)

@@ -118,7 +118,11 @@ class EvalTemplate:
 EVAL_TEMPLATES = dict(en=EvalTemplate('The following are multiple choice questions (with answers) about {subject}.\n\n'),
                       zh=EvalTemplate('以下是中国关于{subject}考试的单项选择题，请选出其中的正确答案。\n\n', answer='\n答案：'))
 
-def mc_messages(q: dict, shots=(), subject='', lang='en') -> list:
+def mc_messages(q: dict, # the question: `question`, `A`-`D` (and `answer`, unused here)
+                shots=(), # solved questions shown first, each answered by its letter
+                subject='', # the subject's name, said in the instruction
+                lang='en', # the instruction's language (`EVAL_TEMPLATES`)
+               ) -> list:
     "Chat turns asking `q`: each shot a user question and an assistant letter, the instruction before the first."
     t = EVAL_TEMPLATES[lang]
     msgs = [m for s in shots for m in (dict(role='user', content=t.ask(s)), dict(role='assistant', content=s['answer']))]
@@ -126,18 +130,22 @@ def mc_messages(q: dict, shots=(), subject='', lang='en') -> list:
     msgs[0] = dict(msgs[0], content=t.system.format(subject=subject) + msgs[0]['content'])
     return msgs
 
-# %% ../nbs/07c_evaluation.ipynb #085844cf
+# %% ../nbs/07c_evaluation.ipynb #45053156
 def choice_ids(tokenizer) -> list:
     "Token ids of the letters A-D, each of which must be a single token."
     ids = [tokenizer.encode(c, add_special_tokens=False) for c in CHOICES]
     if any(len(i) != 1 for i in ids): raise ConfigError(f"the tokenizer splits the choice letters into several tokens: {ids}")
     return [i[0] for i in ids]
 
+# %% ../nbs/07c_evaluation.ipynb #7e253165
 def _by_length(seqs, bs) -> list:
     idx = sorted(range(len(seqs)), key=lambda i: -len(seqs[i]))
     return [idx[i:i+bs] for i in range(0, len(idx), bs)]
 
-def next_token_logits(model, seqs, pad_id, batch_size=4):
+def next_token_logits(model, # a causal LM
+                      seqs, # token id lists, one per prompt
+                      pad_id, # the id the shorter prompts of a batch are left-padded with
+                      batch_size=4): # prompts per forward pass, grouped by length
     "Logits of the token that follows each id list in `seqs`, in order."
     import torch
     out = [None] * len(seqs)
@@ -196,8 +204,16 @@ def as_chat_model(model_or_run, **overrides) -> ChatModel:
     "`model_or_run` when it already is a `ChatModel`, else the model or run folder opened as one."
     return model_or_run if isinstance(model_or_run, ChatModel) else ChatModel(model_or_run, **overrides)
 
-def evaluate(model_or_run, task='mmlu_demo', task_dir='data_specs', split='test', n_shot=5, lang='en', batch_size=4,
-             save_dir=None, **overrides) -> EvalResult:
+def evaluate(model_or_run, # a model alias, hub id, path or run folder, or an open `ChatModel`
+             task='mmlu_demo', # a task folder, a folder's name in `task_dir`, or LLaMA-Factory's `<name>_<split>`
+             task_dir='data_specs', # where task names are looked up
+             split='test', # the split whose answers are scored (C-Eval keeps test answers private: use `val`)
+             n_shot=5, # solved questions of the `dev` split shown before each question (0: none)
+             lang='en', # the wording of the prompt: `en` or `zh` (`EVAL_TEMPLATES`)
+             batch_size=4, # questions per forward pass (the answers do not depend on it)
+             save_dir=None, # a folder to write `results.json` and `results.log` into (None: nothing written)
+             **overrides, # config keys for opening the model, e.g. `template='qwen'`; unused with a `ChatModel`
+            ) -> EvalResult: # accuracy per subject, per category and on average, and every prediction
     "Multiple-choice accuracy of a model or run on an MMLU / CMMLU / C-Eval style task."
     if lang not in EVAL_TEMPLATES: raise ConfigError(f"lang={lang!r}: use one of {', '.join(EVAL_TEMPLATES)}")
     t = load_task(task, task_dir, split, lang)
@@ -229,7 +245,7 @@ def bleu4(predictions, references) -> float:
     pairs = _pairs(predictions, references)
     return 100 * sum(sentence_bleu4(p, r) for p, r in pairs) / max(1, len(pairs))
 
-# %% ../nbs/07c_evaluation.ipynb #c8e2bf13
+# %% ../nbs/07c_evaluation.ipynb #236d5928
 class JiebaTokenizer:
     "A `rouge-score` tokenizer that keeps Chinese: jieba's words, whitespace dropped."
     def tokenize(self, text) -> list:
@@ -237,6 +253,7 @@ class JiebaTokenizer:
         jieba.setLogLevel(logging.WARNING)
         return [w for w in jieba.cut(text) if w.strip()]
 
+# %% ../nbs/07c_evaluation.ipynb #a5b98c5f
 @functools.cache
 def _scorer():
     from rouge_score.rouge_scorer import RougeScorer
@@ -252,12 +269,17 @@ def rouge(predictions, references) -> dict:
     scores = [sentence_rouge(p, r) for p, r in _pairs(predictions, references)]
     return {k: 100 * sum(s[k] for s in scores) / max(1, len(scores)) for k in ('rouge-1', 'rouge-2', 'rouge-l')}
 
-# %% ../nbs/07c_evaluation.ipynb #3a536961
-def generate_batch(cm: ChatModel, prompts: list, max_new_tokens=None, batch_size=4) -> list:
+# %% ../nbs/07c_evaluation.ipynb #2130560d
+def generate_batch(cm: ChatModel, # the model, on either engine
+                   prompts: list, # prompt texts, already rendered by the chat template
+                   max_new_tokens=None, # the longest answer in tokens (None: the run's `generate.max_new_tokens`)
+                   batch_size=4, # prompts generated together
+                  ) -> list:
     "Greedy completions of prompt texts on either engine, cut at the template's stop words."
     gen = dict(do_sample=False) | ({'max_new_tokens': max_new_tokens} if max_new_tokens else {})
     return cm.generate_ids([cm.tokenizer.encode(p, add_special_tokens=False) for p in prompts], batch_size, **gen)
 
+# %% ../nbs/07c_evaluation.ipynb #2fad8a5e
 def _records(dataset, dataset_dir='data_specs', max_samples=None) -> list:
     if isinstance(dataset, str): dataset = [dataset]
     if all(isinstance(d, str) for d in dataset):
@@ -268,8 +290,16 @@ def _prompt_label(rec) -> tuple:
     m = rec['messages']
     return (m[:-1], m[-1]['content']) if m and m[-1]['role'] == 'assistant' else (m, '')
 
-def predict(model_or_run, dataset, out_dir=None, max_new_tokens=None, batch_size=4, dataset_dir='data_specs',
-            max_samples=None, **overrides) -> dict:
+# %% ../nbs/07c_evaluation.ipynb #a1ea0ef2
+def predict(model_or_run, # a model alias, hub id, path or run folder, or an open `ChatModel`
+            dataset, # dataset names in `dataset_dir` (one or a list), or records with `messages`
+            out_dir=None, # a folder for `generated_predictions.jsonl` and `predict_results.json` (None: not written)
+            max_new_tokens=None, # the longest answer in tokens (None: the run's `generate.max_new_tokens`)
+            batch_size=4, # prompts generated together
+            dataset_dir='data_specs', # where dataset names are looked up
+            max_samples=None, # predict only the first this many records (None: all)
+            **overrides, # config keys for opening the model, e.g. `template='qwen'`; unused with a `ChatModel`
+           ) -> dict: # `predict_bleu-4`, `predict_rouge-1/2/l` (percentages), samples and runtime
     "Greedy predictions for a dataset's prompts, scored with BLEU-4 and ROUGE against its last answers."
     cm, recs, t0 = as_chat_model(model_or_run, **overrides), _records(dataset, dataset_dir, max_samples), time.time()
     pls = [_prompt_label(r) for r in recs]
@@ -289,7 +319,11 @@ def _text(cm, r) -> str:
     if isinstance(r, str): return r
     return r.get('text') or cm.template.render(r['messages'], r.get('system') or cm.cfg.data.default_system, r.get('tools') or None)
 
-def perplexity(model_or_run, texts_or_records, batch_size=4, **overrides) -> float:
+def perplexity(model_or_run, # a model alias, hub id, path or run folder, or an open `ChatModel`
+               texts_or_records, # a text, a record (`text`, or `messages` rendered by the chat template), or a list
+               batch_size=4, # sequences per forward pass
+               **overrides, # config keys for opening the model, e.g. `template='qwen'`; unused with a `ChatModel`
+              ) -> float: # exp of the mean next-token loss
     "exp of the mean next-token loss over every token of the texts (or records)."
     import torch, torch.nn.functional as F
     cm = as_chat_model(model_or_run, **overrides)

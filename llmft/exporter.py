@@ -114,7 +114,7 @@ def _round(model, dtype: str, matrices_only=False):
         return model
     return _to(_to(model, dtype, matrices_only), 'fp32')
 
-# %% ../nbs/07d_exporter.ipynb #3a2d5293
+# %% ../nbs/07d_exporter.ipynb #b2459b4a
 def _refuse_full(out: Path, overwrite=False):
     "Refuse an `out` that holds anything, unless `overwrite`."
     if overwrite or not out.exists() or (out.is_dir() and not any(out.iterdir())): return
@@ -135,6 +135,7 @@ def _swap_in(tmp: Path, out: Path):
     tmp.rename(out)
     shutil.rmtree(old, ignore_errors=True)
 
+# %% ../nbs/07d_exporter.ipynb #f0a85cbc
 def _save_hf(model, tok, template, out: Path, shard_size, dtype):
     model.generation_config.eos_token_id = template.stop_ids(tok)
     model.generation_config.pad_token_id = tok.pad_token_id
@@ -212,7 +213,7 @@ def _write_gguf(model, tok, template, path: Path, dtype: str, name: str):
     w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
     return path
 
-# %% ../nbs/07d_exporter.ipynb #d7a005c1
+# %% ../nbs/07d_exporter.ipynb #bbd7f275
 FORMATS = ('safetensors', 'gguf')
 
 def _reload(out: Path, gguf_file=None):
@@ -226,7 +227,12 @@ def _tokenizer_same(tok, template, ids) -> bool:
     return (_prompt_ids(tok, template) == ids and
             all(tok.apply_chat_template(m, tokenize=False, add_generation_prompt=True) == template.render(m) for m in msgs))
 
-def export(run_or_config, out_dir, format='safetensors', shard_size='2GB', dtype=None,
+# %% ../nbs/07d_exporter.ipynb #c82c3c97
+def export(run_or_config, # a run folder, a config (dict or YAML) whose `output_dir` is a run, or a model and adapter
+           out_dir, # the folder to write (refused when it is not empty, unless `overwrite`)
+           format='safetensors', # `safetensors` (shards and tokenizer: transformers, vLLM) or `gguf` (llama.cpp)
+           shard_size='2GB', # the largest safetensors shard, as `save_pretrained` takes it: `'500MB'`, `'2GB'`, bytes
+           dtype=None, # fp32, fp16 or bf16 (and q8_0 for gguf); None: the base model's own
            tol=1e-4, # largest logit difference allowed, relative to the largest absolute logit (at least 1)
            overwrite=False, # replace a non-empty `out_dir` (as a whole, by renames)
           ) -> ExportReport:
@@ -258,6 +264,7 @@ def export(run_or_config, out_dir, format='safetensors', shard_size='2GB', dtype
     if not rep.ok: raise ParityError(rep)
     return rep
 
+# %% ../nbs/07d_exporter.ipynb #28e56784
 def _write_and_check(model, tok, template, ids, ref, merged, out, format, dtype, shard_size, src) -> ExportReport:
     "Write the merged `model` into `out` and compare what reloads from there with `merged` (and `ref`)."
     rep = ExportReport(out, format, dtype, merge_diff=_diff(merged, ref), scale=max(1., ref.abs().max().item()))

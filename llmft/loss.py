@@ -12,7 +12,7 @@ from .templates import IGNORE
 # %% auto #0
 __all__ = ['head_loss_model', 'labelled_logits', 'labelled_loss', 'labelled_logps']
 
-# %% ../nbs/04d_loss.ipynb #e182b8fd
+# %% ../nbs/04d_loss.ipynb #7958f3e5
 def head_loss_model(model):
     "The causal LM in `model` (PEFT or not) whose logits are `lm_head(model.model(...))`, else None."
     lm = model.get_base_model() if hasattr(model, 'get_base_model') else model
@@ -22,6 +22,7 @@ def head_loss_model(model):
     if getattr(c, 'final_logit_softcapping', None) or getattr(c, 'output_router_logits', False): return None
     return lm if all(getattr(c, k, 1) in (1, None) for k in ('logit_scale', 'logits_scaling')) else None
 
+# %% ../nbs/04d_loss.ipynb #bb3bf126
 def labelled_logits(lm, input_ids, labels, **kw):
     "(logits, next tokens, row of each) at the positions whose next token has a label; `kw` go to the decoder."
     import torch.nn.functional as F

@@ -17,7 +17,7 @@ from .runs import write_json_atomic
 
 # %% auto #0
 __all__ = ['SHAPE_KEYS', 'SHAPES', 'BASELINE_CODE', 'BASELINE_FALLBACK', 'CUDA_CONTEXT', 'RUNTIME', 'SLACK_CPU', 'SLACK_CUDA',
-           'PARTS', 'PROCESS_PARTS', 'DEVICES', 'FIT_MARGIN', 'PAIRED', 'LABELLED_SHARE', 'model_config', 'meta_model',
+           'PARTS', 'PROCESS_PARTS', 'DEVICES', 'PAIRED', 'LABELLED_SHARE', 'FIT_MARGIN', 'model_config', 'meta_model',
            'quantized_bytes', 'weight_bytes', 'checkpoint_bytes', 'layer_numbers', 'backward_layers',
            'activation_bytes', 'logits_bytes', 'optimizer_bytes', 'baseline_bytes', 'slack_bytes', 'free_bytes',
            'MemoryEstimate', 'Device', 'labelled_share', 'checkpointing', 'estimate', 'FitPlan', 'auto_fit',
@@ -26,7 +26,6 @@ __all__ = ['SHAPE_KEYS', 'SHAPES', 'BASELINE_CODE', 'BASELINE_FALLBACK', 'CUDA_C
 # %% ../nbs/04b_memory.ipynb #f71a1bfc
 SHAPE_KEYS = ('model_type', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads',
               'num_key_value_heads', 'vocab_size', 'tie_word_embeddings')
-# config.json shapes of common models: planning needs no download
 SHAPES = {name: dict(zip(SHAPE_KEYS, v)) for name, v in {
     'Qwen/Qwen2.5-7B-Instruct': ('qwen2', 3584, 18944, 28, 28, 4, 152064, False),
     'meta-llama/Llama-3.1-8B-Instruct': ('llama', 4096, 14336, 32, 32, 8, 128256, False),
@@ -63,7 +62,7 @@ def meta_model(cfg: RunConfig, config=None):
     elif ft == 'freeze': freeze_layers(model, cfg)
     return model
 
-# %% ../nbs/04b_memory.ipynb #b53cfbe0
+# %% ../nbs/04b_memory.ipynb #6f7f5ecf
 def _quantized(model) -> list:
     "The linear layers bitsandbytes quantizes: all but the output head."
     import torch.nn as nn
@@ -78,6 +77,7 @@ def quantized_bytes(shape, bits=4, double_quantization=True) -> float:
     blocks = math.ceil(n / 64)
     return n / 2 + (blocks + 4 * math.ceil(blocks / 256) if double_quantization else 4 * blocks)
 
+# %% ../nbs/04b_memory.ipynb #e9d2e27b
 def _bytes_per(precision): return 4 if precision == 'fp32' else 2
 
 def weight_bytes(model, cfg: RunConfig, precision, device) -> tuple:
@@ -89,6 +89,7 @@ def weight_bytes(model, cfg: RunConfig, precision, device) -> tuple:
     rest = sum(p.numel() * (4 if p.requires_grad else frozen) for p in model.parameters() if id(p) not in quant)
     return rest + qb, qb, sum(m.weight.numel() for m in _quantized(model)) if q else 0
 
+# %% ../nbs/04b_memory.ipynb #753a2a58
 def checkpoint_bytes(model, cfg: RunConfig, device) -> int:
     "Bytes of the checkpoint file still mapped on the CPU beyond the weights it backs (see below)."
     import torch
@@ -99,13 +100,6 @@ def checkpoint_bytes(model, cfg: RunConfig, device) -> int:
     base = [p for n, p in model.named_parameters() if 'lora_' not in n and 'modules_to_save' not in n]
     copied = sum(p.numel() for p in base if id(p) in quant or size != 4)
     return copied * size if copied < sum(p.numel() for p in base) else 0
-
-# On the CPU there is one more thing in a process's memory. transformers maps the safetensors file and, where the
-# dtype on disk is the dtype wanted (fp32 on the CPU), uses the mapped bytes as the weights without copying them. The
-# file stays mapped as long as one such weight lives, and every page read while loading stays in the process's
-# resident memory: with QLoRA the original fp32 weights of the quantized layers are read to be quantized, so the
-# checkpoint's bytes for those layers stay resident beside their 4-bit copies. The kernel may drop such pages under
-# pressure (they can be read again from the file), so they are counted as their own part, `checkpoint`.
 
 # %% ../nbs/04b_memory.ipynb #e0622b12
 def _dims(config) -> dict:
@@ -195,7 +189,7 @@ def slack_bytes(model, cfg: RunConfig, device, tokens: int, seq: int, act: int, 
     streamed = tokens * act * backward_layers(model) * layer_numbers(model, cfg, seq)
     return max(a * streamed + b * logits - c * states, -0.5 * min(logits, grads))
 
-# %% ../nbs/04b_memory.ipynb #fc80be13
+# %% ../nbs/04b_memory.ipynb #78e2b3a3
 def _status_bytes(key) -> int|None:
     try: return next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith(key + ':')) * 1024
     except (OSError, StopIteration): return None
@@ -217,6 +211,7 @@ def _limits_free() -> list:
         if c is not None and u is not None and c < 2**60: out.append(c - u)
     return out
 
+# %% ../nbs/04b_memory.ipynb #39978493
 def free_bytes(device='cpu') -> int|None:
     "Bytes free on `device` now: CUDA free memory; on the CPU available RAM, or less under an rlimit or cgroup limit."
     if str(device).startswith('cuda'):
@@ -306,7 +301,7 @@ def warning(self: MemoryEstimate, free=None) -> str|None:
             f"auto_fit: true, or lower per_device_train_batch_size or cutoff_len, keep gradient checkpointing on, "
             f"or use LoRA / QLoRA")
 
-# %% ../nbs/04b_memory.ipynb #7362c8ed
+# %% ../nbs/04b_memory.ipynb #d1ba3142
 @dataclass(frozen=True)
 class Device:
     "A device to plan for: what the limit is measured on, its usable memory and whether it computes in bf16."
@@ -319,6 +314,7 @@ DEVICES = {d.name.lower(): d for d in [
     Device('T4', 'cuda', 14.75, bf16=False), Device('L4', 'cuda', 22.0), Device('A100-40GB', 'cuda', 39.4),
     Device('A100-80GB', 'cuda', 79.1), Device('cpu', 'cpu', None)]}
 
+# %% ../nbs/04b_memory.ipynb #e849d72a
 def _device_precision(cfg: RunConfig, device):
     "(cpu | cuda, precision, preset `Device` or None) of a run on `device` (None: this machine's)."
     p = cfg.model.precision
@@ -335,7 +331,7 @@ def _device_precision(cfg: RunConfig, device):
         raise ConfigError(f"device={device!r}: use cpu, cuda or {', '.join(names)}" + did_you_mean(device, names))
     return 'cpu', 'fp32' if p == 'auto' else p, preset
 
-FIT_MARGIN = 0.1 # share of the free memory left unplanned: the estimate's error and other programs
+# %% ../nbs/04b_memory.ipynb #6277bd95
 PAIRED = ('rm', 'dpo', 'kto') # stages whose batches hold two sequences per example
 LABELLED_SHARE = 0.5 # assumed share of answer tokens in a chat row (prompt masked); measured data would be better
 
@@ -345,6 +341,7 @@ def labelled_share(cfg: RunConfig) -> float:
     if st in ('ppo', 'grpo') or cfg.data.train_on_prompt or st == 'pt': return 1.0
     return LABELLED_SHARE
 
+# %% ../nbs/04b_memory.ipynb #168fe644
 def _estimate(cfg: RunConfig, device, prec, model) -> MemoryEstimate:
     "The estimate of `cfg` on `device` in `prec` for its `meta_model`."
     conf = model.config
@@ -375,6 +372,9 @@ def _estimate(cfg: RunConfig, device, prec, model) -> MemoryEstimate:
     if st in ('ppo', 'grpo'): notes.append(f"stage={st}: one forward and backward, not generation or reward model")
     return MemoryEstimate(cfg.model.model_name_or_path, method, device, prec, base, trainable, t, seq,
                           {k: int(v) for k, v in parts.items()}, notes)
+
+# %% ../nbs/04b_memory.ipynb #181d0b4a
+FIT_MARGIN = 0.1 # share of the free memory left unplanned: the estimate's error and other programs
 
 def _with(cfg: RunConfig, **kw) -> RunConfig:
     "A copy of `cfg` with flat keys `kw` changed."

@@ -15,7 +15,7 @@ from .runs import Run, loss_figure, figure_png
 # %% auto #0
 __all__ = ['chart_mode', 'thin', 'FigureView', 'LossCurve']
 
-# %% ../nbs/10_notebook.ipynb #d49b91e5
+# %% ../nbs/10_notebook.ipynb #add6871b
 def chart_mode(chart='auto') -> str:
     "`widget` or `image`: how charts render in this front end (`LLMFT_CHART` overrides `auto`)."
     chart = os.environ.get('LLMFT_CHART', chart) if chart == 'auto' else chart
@@ -24,6 +24,7 @@ def chart_mode(chart='auto') -> str:
     if 'KAGGLE_KERNEL_RUN_TYPE' in os.environ or importlib.util.find_spec('anywidget') is None: return 'image'
     return 'widget'
 
+# %% ../nbs/10_notebook.ipynb #3aadfa7e
 def thin(records, max_points=1000) -> list:
     "At most about `max_points` of `records`, evenly spaced, the last one always kept."
     step = -(-len(records) // max_points) if records else 1

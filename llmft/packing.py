@@ -29,7 +29,7 @@ def best_fit(lengths, capacity) -> list:
             room.insert(j, r - lengths[i]); bins.insert(j, b)
     return bins
 
-# %% ../nbs/03c_packing.ipynb #635ebcb4
+# %% ../nbs/03c_packing.ipynb #95e6f795
 def pack_rows(rows, cutoff_len, neat=False) -> tuple:
     "(packed rows, efficiency = real tokens / slots) from rows of `input_ids`/`labels`."
     lengths = [len(r['input_ids']) for r in rows]
@@ -45,9 +45,9 @@ def join_rows(rows, neat=False) -> dict:
         pos += list(range(len(r['input_ids'])))
     return dict(input_ids=ids, labels=labels, **({'position_ids': pos} if neat else {}))
 
+# %% ../nbs/03c_packing.ipynb #8af53b0b
 class PackedCollator:
     "Pad packed rows; neat rows carry `position_ids` and no attention mask (the model derives the block mask)."
-    # transformers derives the block mask only without a KV cache, hence use_cache=False in neat batches
     def __init__(self, pad_token_id, multiple_of=8): self.pad, self.multiple_of = pad_token_id, multiple_of
     def __call__(self, rows):
         import torch
@@ -69,7 +69,7 @@ def token_logprobs(model, input_ids, **kw):
     with torch.no_grad(): logits = model(input_ids=input_ids, **kw).logits.float()
     return torch.log_softmax(logits[:, :-1], -1).gather(-1, input_ids[:, 1:, None])[..., 0]
 
-# %% ../nbs/03c_packing.ipynb #8605a37d
+# %% ../nbs/03c_packing.ipynb #47825410
 class PaddingFreeCollator(PackedCollator):
     "The rows of a batch joined into one neat row: the padded batch's loss and gradients without computing a pad."
     def __call__(self, rows): return super().__call__([join_rows(rows, neat=True)])

@@ -37,13 +37,14 @@ def truncate_pairs(pairs, cutoff):
         return out, True
     return out, False
 
-# %% ../nbs/03b_processors.ipynb #bfe6e86b
+# %% ../nbs/03b_processors.ipynb #ad2273bc
 def _tools(rec): return json.loads(rec['tools']) if rec.get('tools') else None
 
 def _pairs(rec, tok, tpl, system, extra=()):
     kw = dict(tools=_tools(rec)) if rec.get('tools') else {}
     return encode_pairs(tpl, tok, [*rec['messages'], *extra], rec.get('system') or system, **kw)
 
+# %% ../nbs/03b_processors.ipynb #0969ac8b
 def encode_sft(rec, tok, tpl: Template, d: DataArgs):
     "`input_ids`/`labels` of a conversation; prompts masked unless `train_on_prompt`, history masked with `mask_history`."
     pairs, cut = truncate_pairs(_pairs(rec, tok, tpl, d.default_system), d.cutoff_len)
@@ -55,6 +56,7 @@ def encode_sft(rec, tok, tpl: Template, d: DataArgs):
     if not any(l != IGNORE for l in labels): return 'no trained tokens left after truncation' if cut else 'no answer to train on'
     return dict(input_ids=ids, labels=labels, _truncated=cut)
 
+# %% ../nbs/03b_processors.ipynb #2c2eff94
 def last_answer(pairs) -> tuple:
     "(every token before the last answer, the last answer) of encoded pairs: history and prompt become one prompt."
     return [i for p, a in pairs[:-1] for i in p + a] + pairs[-1][0], pairs[-1][1]
@@ -65,6 +67,7 @@ def masked_row(prompt, answer, cutoff) -> tuple:
     p, a = kept[0] if kept else ([], [])
     return p + a, [IGNORE]*len(p) + a, cut
 
+# %% ../nbs/03b_processors.ipynb #47bccba5
 def encode_pairwise(rec, tok, tpl: Template, d: DataArgs):
     "A shared prompt with a chosen and a rejected answer."
     if not rec.get('chosen') or not rec.get('rejected'): return 'not a preference pair (no chosen/rejected)'
@@ -83,7 +86,7 @@ def encode_unsupervised(rec, tok, tpl: Template, d: DataArgs):
     cut = len(ids) > d.cutoff_len
     return dict(input_ids=ids[-d.cutoff_len:], labels=tok.encode(ref, add_special_tokens=False), _truncated=cut)
 
-# %% ../nbs/03b_processors.ipynb #fcb6630d
+# %% ../nbs/03b_processors.ipynb #1494a42d
 def encode_feedback(rec, tok, tpl, d):
     "The last answer of a conversation with its KTO label; earlier turns are its masked prompt."
     if rec.get('kto_label') is None: return 'no kto_tag (desirable true/false)'
@@ -92,6 +95,7 @@ def encode_feedback(rec, tok, tpl, d):
     if not any(l != IGNORE for l in labels): return 'no trained tokens left after truncation'
     return dict(input_ids=ids, labels=labels, kto_label=bool(rec['kto_label']), _truncated=cut, _prompt=prompt, _answer=answer)
 
+# %% ../nbs/03b_processors.ipynb #9ca656a4
 def _uses_tools(rec): return bool(rec.get('tools')) or any(m['role'] in ('tool', 'tool_call') for m in rec['messages'])
 
 def check_tools(records, tpl: Template, first=1):
@@ -104,6 +108,7 @@ def check_tools(records, tpl: Template, first=1):
     raise ConfigError(f"record {i} uses tools but template {tpl.name!r} has no tool format: set template to one that "
                       f"has ({have}) or drop the tool rows")
 
+# %% ../nbs/03b_processors.ipynb #43bbdf0d
 ENCODERS = dict(sft=encode_sft, pairwise=encode_pairwise, unsupervised=encode_unsupervised, feedback=encode_feedback)
 STAGE_PROCESSOR = dict(pt='pt', sft='sft', rm='pairwise', dpo='pairwise', kto='feedback', ppo='unsupervised',
                        grpo='unsupervised', predict='unsupervised')
@@ -122,6 +127,7 @@ class ProcessReport:
         return (f"{self.processor}: {self.kept} rows kept, {self.truncated} truncated, {n} skipped"
                 + (f" ({why})" if why else "") + (f"; first: {self.first_bad}" if self.first_bad else ""))
 
+# %% ../nbs/03b_processors.ipynb #b8a9aa82
 def _batch(encoder, tok, tpl, d):
     def fn(batch):
         recs = [dict(zip(batch, v)) for v in zip(*batch.values())]
@@ -158,7 +164,8 @@ def _pt_rows(records, tok, d):
     skipped = {} if d.packing is not False or len(rows) == len(records) else {'empty document': len(records) - len(rows)}
     return rows, ProcessReport('pt', kept=len(rows), truncated=cut, skipped=skipped)
 
-ROWS_VERSION = 2 # bumped when processing changes what rows hold, so caches of older rows are not reused
+# %% ../nbs/03b_processors.ipynb #93d0c551
+ROWS_VERSION = 2
 
 def fingerprint(records, tok, tpl: Template, d: DataArgs, stage) -> str:
     "A key for the processed data: the records, the tokenizer, the template and the settings that shape rows."
@@ -168,6 +175,7 @@ def fingerprint(records, tok, tpl: Template, d: DataArgs, stage) -> str:
         h.update(json.dumps(part, sort_keys=True, ensure_ascii=False, default=str).encode())
     return h.hexdigest()[:24]
 
+# %% ../nbs/03b_processors.ipynb #55c9ffe3
 def process(records, tok, tpl: Template, d: DataArgs, stage='sft'):
     "(datasets.Dataset of rows, ProcessReport) for `stage`, cached by fingerprint under `LLMFT_HOME/data_cache`."
     from datasets import Dataset, load_from_disk
@@ -194,7 +202,7 @@ def _process(records, tok, tpl: Template, d: DataArgs, stage='sft'):
         return Dataset.from_list(rows), rep
     check_tools(records, tpl)
     enc = ENCODERS[name]
-    procs = d.preprocessing_num_workers and min(d.preprocessing_num_workers, os.cpu_count() or 1) # at most the CPUs
+    procs = d.preprocessing_num_workers and min(d.preprocessing_num_workers, os.cpu_count() or 1)
     ds = Dataset.from_list(records).map(_batch(enc, tok, tpl, d), batched=True, num_proc=procs,
                                         remove_columns=list(records[0]), desc=None)
     status = Counter(ds['_status'])
@@ -205,6 +213,7 @@ def _process(records, tok, tpl: Template, d: DataArgs, stage='sft'):
     if name == 'feedback': ds = add_kl(ds, d.cutoff_len)
     return ds, rep
 
+# %% ../nbs/03b_processors.ipynb #eca6f792
 def add_kl(ds, cutoff):
     "KTO's KL rows: each row's whole prompt with the next row's whole answer, truncated to `cutoff` like the rows."
     from datasets import Dataset

@@ -66,7 +66,7 @@ def find_entry(name: str) -> ModelEntry|None:
     n = name.lower()
     return MODELS.get(n) or next((m for m in MODELS.values() if m.hub_id and m.hub_id.lower() == n), None)
 
-# %% ../nbs/01_registry.ipynb #5db426aa
+# %% ../nbs/01_registry.ipynb #ba4e093c
 def llmft_home() -> Path:
     "The cache folder, from `LLMFT_HOME`."
     return Path(os.environ.get('LLMFT_HOME', '~/.cache/llmft')).expanduser()
@@ -77,6 +77,7 @@ def _publish(tmp: Path, out: Path) -> Path:
     except OSError: shutil.rmtree(tmp, ignore_errors=True)
     return out
 
+# %% ../nbs/01_registry.ipynb #d3530069
 def _hub_cached(repo_id):
     from huggingface_hub import try_to_load_from_cache
     return isinstance(try_to_load_from_cache(repo_id, 'config.json'), str)
@@ -89,7 +90,7 @@ def hub_available(timeout=2.0) -> bool:
         with socket.create_connection((url.hostname, url.port or 443), timeout=timeout): return True
     except OSError: return False
 
-# %% ../nbs/01_registry.ipynb #afff6f05
+# %% ../nbs/01_registry.ipynb #ef09c67c
 def gguf_to_hf(gguf_path, out=None) -> Path:
     "Convert a GGUF file to a cached Hugging Face folder (once) and return the folder."
     gguf_path = Path(gguf_path)
@@ -109,6 +110,7 @@ def gguf_to_hf(gguf_path, out=None) -> Path:
     tok.save_pretrained(tmp)
     return _publish(tmp, out)
 
+# %% ../nbs/01_registry.ipynb #953f3626
 def package_file(package: str, name: str) -> Path|None:
     "Path of data file `name` inside an installed `package`, without importing the package."
     spec = importlib.util.find_spec(package)
@@ -135,7 +137,7 @@ def build_tiny(out=None) -> Path:
 
 BUILDERS = dict(tiny=build_tiny)
 
-# %% ../nbs/01_registry.ipynb #2cf32f09
+# %% ../nbs/01_registry.ipynb #8f018b01
 @dataclass
 class Resolved:
     "Where to load a model from, and the template the registry suggests."
@@ -148,6 +150,7 @@ def _unknown_model(name):
                        f"a hub id (org/name) or a known alias. "
                        f"Known aliases: {', '.join(MODELS)}")
 
+# %% ../nbs/01_registry.ipynb #3fe777bb
 def resolve_model(name: str) -> Resolved:
     "Turn an alias, hub id, folder or GGUF path into a loadable `Resolved`."
     p = Path(name).expanduser()

@@ -10,13 +10,14 @@ Docs: https://llmft.github.io/llmft/server.html.md"""
 # %% auto #0
 __all__ = ['cut_stops', 'strip_stream', 'stream_ids', 'APIError', 'error_response', 'Message', 'ChatRequest', 'CompletionRequest',
            'chat_messages', 'check_tools', 'parse_tool_calls', 'openai_calls', 'model_id', 'served_names', 'KeyAuth',
-           'create_app', 'serve']
+           'Served', 'choice', 'split_answer', 'add_error_handlers', 'create_app', 'serve']
 
 # %% ../nbs/07b_server.ipynb #ad621174
 import hmac, json, os, re, time, uuid
 from pathlib import Path
 import anyio
 from fastapi import FastAPI
+from fastcore.basics import patch
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -50,7 +51,13 @@ def strip_stream(pieces):
         else: tail += p
 
 # %% ../nbs/07b_server.ipynb #f1133805
-def stream_ids(cm: ChatModel, ids, info: dict, stop=(), strip=False, **gen):
+def stream_ids(cm: ChatModel, # the model, on either engine
+               ids, # the prompt's token ids
+               info: dict, # filled when the stream ends: `completion_tokens` and `finish_reason` (`stop`, `length`)
+               stop=(), # strings the text is cut at (the first one found ends the answer)
+               strip=False, # strip whitespace around the whole answer, as `ChatModel.chat` does
+               **gen, # generation keywords of `ChatModel.stream_ids` (`max_new_tokens`, `temperature`, ...)
+              ): # yields the text in pieces as it is generated
     "Yield the text `cm` generates after prompt `ids`, cut at `stop`; fills `info` with tokens and finish reason."
     src, state = cm.stream_ids(ids, **gen), dict(n=0, finish=None)
     def texts():
@@ -197,107 +204,162 @@ class KeyAuth:
                 return await error_response(e)(scope, receive, send)
         await self.app(scope, receive, send)
 
-# %% ../nbs/07b_server.ipynb #ba1307da
-def create_app(chat_model: ChatModel, api_key=None, model_name=None, max_tokens_limit=4096) -> FastAPI:
-    "A FastAPI app serving `chat_model` with OpenAI's `/v1/models`, `/v1/chat/completions` and `/v1/completions`."
-    cm, key, names = chat_model, api_key or os.environ.get('API_KEY'), served_names(chat_model, model_name)
-    name, ctx, created = names[0], cm.context_length, int(time.time())
-    app = FastAPI(title='llmft', description=f'OpenAI-compatible API over {name}')
+# %% ../nbs/07b_server.ipynb #91c1c847
+class Served:
+    "The model a server answers with, the names a request may give for it, and the server's limit."
+    def __init__(self,
+                 cm: ChatModel, # the loaded model that answers every request
+                 model_name=None, # the name served first; `served_names` adds the aliases a request may also give
+                 max_tokens_limit=4096): # the most `max_tokens` (or `max_completion_tokens`) one request may ask for
+        self.cm, self.names, self.limit = cm, served_names(cm, model_name), max_tokens_limit
+        self.name, self.ctx, self.created = self.names[0], cm.context_length, int(time.time())
+
+# %% ../nbs/07b_server.ipynb #a31c65bb
+@patch
+def check_model(self: Served, req):
+    "Refuse `req` if it names a model this server does not serve."
+    if req.model and req.model not in self.names:
+        raise APIError(404, f"The model `{req.model}` does not exist or you do not have access to it; "
+                       f"this server serves {', '.join(self.names)}", code='model_not_found')
+
+# %% ../nbs/07b_server.ipynb #a6d07510
+@patch
+def plan(self: Served, req, ids):
+    "Generation keywords for `req`, after checking its limits against the prompt `ids`."
+    if req.n not in (None, 1): raise APIError(400, 'only n=1 is supported', 'n')
+    asked, n, ctx = getattr(req, 'max_completion_tokens', None) or req.max_tokens, len(ids), self.ctx
+    if asked and asked > self.limit:
+        raise APIError(400, f'max_tokens is {asked}, above this server\'s limit of {self.limit}', 'max_tokens')
+    new = asked or min(self.cm.cfg.generate.max_new_tokens, self.limit, ctx - n)
+    if new < 1 or n + new > ctx:
+        raise APIError(400, f"This model's maximum context length is {ctx} tokens. However, you requested "
+                       f"{n + (asked or 0)} tokens ({n} in the prompt, {asked or 0} for the completion). "
+                       "Please reduce the prompt or max_tokens.",
+                       'messages' if hasattr(req, 'messages') else 'prompt', 'context_length_exceeded')
+    gen = dict(max_new_tokens=new, stop=[req.stop] if isinstance(req.stop, str) else req.stop or [], seed=req.seed)
+    if req.temperature == 0: gen['do_sample'] = False
+    elif req.temperature is not None: gen.update(do_sample=True, temperature=req.temperature)
+    return gen | {k: v for k in ('top_p', 'top_k', 'repetition_penalty') if (v := getattr(req, k)) is not None}
+
+# %% ../nbs/07b_server.ipynb #079efb13
+@patch
+def chat_ids(self: Served, req: ChatRequest):
+    "The prompt ids of a chat request, and the tool format to read calls with (None without tools)."
+    t = getattr(self.cm, 'template', None)
+    tf = TOOL_FORMATS.get(getattr(t, 'tool_format', '') or '')
+    if req.tools and tf is None:
+        raise APIError(400, f"this model's chat template ({getattr(t, 'name', '?')}) has no tool format, so it cannot "
+                       f"take tools; tools work with the templates {', '.join(TOOL_FORMATS)} and their relatives",
+                       'tools')
+    tools, msgs = check_tools(req.tools) if req.tools else None, chat_messages(req.messages, tools=tf is not None)
+    try: ids = self.cm.encode(msgs, tools=tools)
+    except ValueError as e: raise APIError(400, str(e), 'messages')
+    return ids, tf if tools else None
+
+# %% ../nbs/07b_server.ipynb #e1609d47
+def choice(chat: bool, stream: bool, text=None, finish=None) -> dict:
+    "One entry of `choices`: text for completions, a message for chat, a delta for streamed chat."
+    if not chat: return dict(index=0, text=text or '', logprobs=None, finish_reason=finish)
+    if not stream:
+        return dict(index=0, message=dict(role='assistant', content=text), logprobs=None, finish_reason=finish)
+    return dict(index=0, delta={} if text is None else dict(content=text), logprobs=None, finish_reason=finish)
+
+def split_answer(text: str, tf: ToolFormat|None, finish: str):
+    "(content, OpenAI tool_calls or None, finish reason) of a whole answer; `finish` is the reason without calls."
+    content, calls = parse_tool_calls(text, tf) if tf else (text, [])
+    return (content, openai_calls(calls), 'tool_calls') if calls else (text, None, finish)
+
+# %% ../nbs/07b_server.ipynb #55119cbe
+@patch
+async def respond(self: Served, req, ids, chat: bool, tf=None):
+    "The answer to `req` from prompt `ids`: a JSON body, or server-sent events when `req.stream`."
+    gen, info, n = self.plan(req, ids), {}, len(ids)
+    pieces = stream_ids(self.cm, ids, info, strip=chat, **gen)
+    rid = f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex[:24]}"
+    obj = ('chat.completion' + ('.chunk' if req.stream else '')) if chat else 'text_completion'
+    head = dict(id=rid, object=obj, created=int(time.time()), model=self.name)
+    usage = lambda: dict(prompt_tokens=n, completion_tokens=(k := info['completion_tokens']), total_tokens=n + k)
+    whole = lambda: anyio.to_thread.run_sync(lambda: ''.join(pieces))
+    if not req.stream:
+        content, calls, finish = split_answer(await whole(), tf, info['finish_reason'])
+        c = choice(chat, False, content, finish)
+        if calls: c['message']['tool_calls'] = calls
+        return head | dict(choices=[c], usage=usage())
+    async def events():
+        try:
+            if chat: yield _sse(head | dict(choices=[dict(index=0, delta=dict(role='assistant', content=''),
+                                                          logprobs=None, finish_reason=None)]))
+            if tf: # tools: the whole answer, then its calls in one chunk
+                content, calls, finish = split_answer(await whole(), tf, info['finish_reason'])
+                if content: yield _sse(head | dict(choices=[choice(chat, True, content)]))
+                if calls:
+                    delta = dict(tool_calls=[dict(index=i) | c for i, c in enumerate(calls)])
+                    yield _sse(head | dict(choices=[dict(index=0, delta=delta, logprobs=None, finish_reason=None)]))
+            else:
+                while (p := await anyio.to_thread.run_sync(next, pieces, None)) is not None:
+                    yield _sse(head | dict(choices=[choice(chat, True, p)]))
+                finish = info['finish_reason']
+            yield _sse(head | dict(choices=[choice(chat, True, None if chat else '', finish)]))
+            if (req.stream_options or {}).get('include_usage'): yield _sse(head | dict(choices=[], usage=usage()))
+        except Exception as e: yield _sse(dict(error=dict(message=f'{type(e).__name__}: {e}', type='server_error',
+                                                          param=None, code=None)))
+        finally:
+            with anyio.CancelScope(shield=True): await anyio.to_thread.run_sync(pieces.close)
+        yield 'data: [DONE]\n\n'
+    return StreamingResponse(events(), media_type='text/event-stream')
+
+# %% ../nbs/07b_server.ipynb #b8b0dc0f
+def add_error_handlers(app: FastAPI):
+    "Make `app` answer every error in OpenAI's `{'error': {...}}` shape."
     app.add_exception_handler(APIError, lambda r, e: error_response(e))
     app.add_exception_handler(RequestValidationError, lambda r, e: error_response(_validation_error(e)))
     app.add_exception_handler(HTTPException, lambda r, e: error_response(APIError(e.status_code, str(e.detail))))
-    app.add_exception_handler(Exception, lambda r, e: error_response(APIError(500, f'{type(e).__name__}: {e}', type='server_error')))
+    app.add_exception_handler(Exception, lambda r, e: error_response(APIError(500, f'{type(e).__name__}: {e}',
+                                                                               type='server_error')))
+
+# %% ../nbs/07b_server.ipynb #0f4cacd9
+def create_app(chat_model: ChatModel, # the loaded model that answers every request
+               api_key=None, # the key `/v1` routes want as `Authorization: Bearer KEY` (default: $API_KEY; none: open)
+               model_name=None, # the name served first; `served_names` adds the aliases a request may also give
+               max_tokens_limit=4096, # the most `max_tokens` (or `max_completion_tokens`) one request may ask for
+              ) -> FastAPI:
+    "A FastAPI app serving `chat_model` with OpenAI's `/v1/models`, `/v1/chat/completions` and `/v1/completions`."
+    s, key = Served(chat_model, model_name, max_tokens_limit), api_key or os.environ.get('API_KEY')
+    app = FastAPI(title='llmft', description=f'OpenAI-compatible API over {s.name}')
+    add_error_handlers(app)
     if key: app.add_middleware(KeyAuth, key=key)
 
     @app.get('/health')
-    def health(): return dict(status='ok', model=name, template=cm.template.name)
+    def health(): return dict(status='ok', model=s.name, template=s.cm.template.name)
 
     @app.get('/v1/models')
-    def models():
-        return dict(object='list', data=[dict(id=n, object='model', created=created, owned_by='llmft') for n in names])
-
-    def check_model(req):
-        if req.model and req.model not in names:
-            raise APIError(404, f"The model `{req.model}` does not exist or you do not have access to it; "
-                           f"this server serves {', '.join(names)}", code='model_not_found')
-
-    def plan(req, ids):
-        "Generation keywords for `req`, after checking its limits against the prompt `ids`."
-        if req.n not in (None, 1): raise APIError(400, 'only n=1 is supported', 'n')
-        asked, n = getattr(req, 'max_completion_tokens', None) or req.max_tokens, len(ids)
-        if asked and asked > max_tokens_limit: raise APIError(400, f'max_tokens is {asked}, above this server\'s limit of {max_tokens_limit}', 'max_tokens')
-        new = asked or min(cm.cfg.generate.max_new_tokens, max_tokens_limit, ctx - n)
-        if new < 1 or n + new > ctx:
-            raise APIError(400, f"This model's maximum context length is {ctx} tokens. However, you requested {n + (asked or 0)} tokens "
-                           f"({n} in the prompt, {asked or 0} for the completion). Please reduce the prompt or max_tokens.",
-                           'messages' if hasattr(req, 'messages') else 'prompt', 'context_length_exceeded')
-        gen = dict(max_new_tokens=new, stop=[req.stop] if isinstance(req.stop, str) else req.stop or [], seed=req.seed)
-        if req.temperature == 0: gen['do_sample'] = False
-        elif req.temperature is not None: gen.update(do_sample=True, temperature=req.temperature)
-        return gen | {k: v for k in ('top_p', 'top_k', 'repetition_penalty') if (v := getattr(req, k)) is not None}
-
-    async def respond(req, ids, chat: bool, tf=None):
-        gen, info, n = plan(req, ids), {}, len(ids)
-        pieces = stream_ids(cm, ids, info, strip=chat, **gen)
-        rid, obj = f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex[:24]}", 'chat.completion' if chat else 'text_completion'
-        head = dict(id=rid, object=obj + ('.chunk' if chat and req.stream else ''), created=int(time.time()), model=name)
-        usage = lambda: dict(prompt_tokens=n, completion_tokens=info['completion_tokens'], total_tokens=n + info['completion_tokens'])
-        def choice(text=None, finish=None):
-            if not chat: return dict(index=0, text=text or '', logprobs=None, finish_reason=finish)
-            if not req.stream: return dict(index=0, message=dict(role='assistant', content=text), logprobs=None, finish_reason=finish)
-            return dict(index=0, delta={} if text is None else dict(content=text), logprobs=None, finish_reason=finish)
-        def tooled(text):
-            "(content, OpenAI tool_calls or None, finish reason) of a whole answer."
-            content, calls = parse_tool_calls(text, tf) if tf else (text, [])
-            return (content, openai_calls(calls), 'tool_calls') if calls else (text, None, info['finish_reason'])
-        if not req.stream:
-            text = await anyio.to_thread.run_sync(lambda: ''.join(pieces))
-            content, calls, finish = tooled(text)
-            c = choice(content, finish)
-            if calls: c['message']['tool_calls'] = calls
-            return head | dict(choices=[c], usage=usage())
-        async def events():
-            try:
-                if chat: yield _sse(head | dict(choices=[dict(index=0, delta=dict(role='assistant', content=''), logprobs=None, finish_reason=None)]))
-                if tf: # tools: the whole answer, then its calls in one chunk
-                    content, calls, finish = tooled(await anyio.to_thread.run_sync(lambda: ''.join(pieces)))
-                    if content: yield _sse(head | dict(choices=[choice(content)]))
-                    if calls: yield _sse(head | dict(choices=[dict(index=0, delta=dict(tool_calls=[dict(index=i) | c for i, c in enumerate(calls)]),
-                                                                     logprobs=None, finish_reason=None)]))
-                else:
-                    while (p := await anyio.to_thread.run_sync(next, pieces, None)) is not None: yield _sse(head | dict(choices=[choice(p)]))
-                    finish = info['finish_reason']
-                yield _sse(head | dict(choices=[choice(None if chat else '', finish)]))
-                if (req.stream_options or {}).get('include_usage'): yield _sse(head | dict(choices=[], usage=usage()))
-            except Exception as e: yield _sse(dict(error=dict(message=f'{type(e).__name__}: {e}', type='server_error', param=None, code=None)))
-            finally:
-                with anyio.CancelScope(shield=True): await anyio.to_thread.run_sync(pieces.close)
-            yield 'data: [DONE]\n\n'
-        return StreamingResponse(events(), media_type='text/event-stream')
+    def models(): return dict(object='list', data=[dict(id=n, object='model', created=s.created, owned_by='llmft')
+                                                   for n in s.names])
 
     @app.post('/v1/chat/completions')
     async def chat_completions(req: ChatRequest):
-        check_model(req)
-        tf = TOOL_FORMATS.get(getattr(getattr(cm, 'template', None), 'tool_format', '') or '')
-        if req.tools and tf is None:
-            raise APIError(400, f"this model's chat template ({getattr(cm.template, 'name', '?')}) has no tool format, so it cannot take tools; "
-                           f"tools work with the templates {', '.join(TOOL_FORMATS)} and their relatives", 'tools')
-        tools, msgs = check_tools(req.tools) if req.tools else None, chat_messages(req.messages, tools=tf is not None)
-        try: ids = cm.encode(msgs, tools=tools)
-        except ValueError as e: raise APIError(400, str(e), 'messages')
-        return await respond(req, ids, chat=True, tf=tf if tools else None)
+        s.check_model(req)
+        ids, tf = s.chat_ids(req)
+        return await s.respond(req, ids, chat=True, tf=tf)
 
     @app.post('/v1/completions')
     async def completions(req: CompletionRequest):
-        check_model(req)
+        s.check_model(req)
         prompts = [req.prompt] if isinstance(req.prompt, str) else req.prompt
         if len(prompts) != 1: raise APIError(400, 'send one prompt per request', 'prompt')
-        return await respond(req, cm.tokenizer.encode(prompts[0]), chat=False)
+        return await s.respond(req, s.cm.tokenizer.encode(prompts[0]), chat=False)
 
     return app
 
 # %% ../nbs/07b_server.ipynb #67939010
-def serve(model_or_run='smollm2-135m-instruct', host='127.0.0.1', port=8000, api_key=None, model_name=None, max_tokens_limit=4096, **overrides):
+def serve(model_or_run='smollm2-135m-instruct', # a model alias, hub id, path or run folder
+          host='127.0.0.1', # the address to listen on; `0.0.0.0` exposes the server to the network
+          port=8000, # the TCP port
+          api_key=None, # the key `/v1` routes want as `Authorization: Bearer KEY` (default: $API_KEY; none: open)
+          model_name=None, # the name served first; `served_names` adds the aliases a request may also give
+          max_tokens_limit=4096, # the most `max_tokens` (or `max_completion_tokens`) one request may ask for
+          **overrides, # config keys for the model, e.g. `infer_backend='vllm'` or `max_new_tokens=256`
+         ) -> None: # returns when the server stops (Ctrl-C)
     "Serve `model_or_run` with OpenAI's API at `http://host:port/v1` until interrupted."
     import uvicorn
     cm = ChatModel(model_or_run, **overrides)
