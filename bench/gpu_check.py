@@ -124,7 +124,7 @@ def galore(model):
     from transformers import Trainer, TrainingArguments
     from llmft.model import load_model
     ld = load_model(cfg(model, finetuning_type='full', use_galore=True, galore_rank=8, galore_update_interval=5))
-    args = TrainingArguments(output_dir=tempfile.mkdtemp(), report_to='none', learning_rate=2e-3, **ld.train_args)
+    args = TrainingArguments(output_dir=tempfile.mkdtemp(), report_to='none', learning_rate=2e-3, **ld.method.train_args())
     cls, kw = Trainer.get_optimizer_cls_and_kwargs(args, ld.model)
     opt = cls(**kw)
     projected = sum(len(g['params']) for g in opt.param_groups if 'rank' in g)

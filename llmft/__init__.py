@@ -16,6 +16,7 @@ Modules:
 - `llmft.jobs`: Training in a child process that the notebook watches through the run folder: `launch`, `attach`, stop, cancel, resume.
 - `llmft.loss`: The next-token loss and the sequence log-probabilities of a causal LM with its head computed only at the positions that have labels: the same numbers and gradients as the full logits, without most of the work.
 - `llmft.magics`: `%load_ext llmft`, then `%llmft train CONFIG`, `%%llmft train` with the YAML in the cell, `%llmft board`, `chat`, `runs`, `preview`, `stop`.
+- `llmft.methods`: Every fine-tuning method in one shape: what it does to the model as it loads, what it adds to the training arguments, the optimizer it builds, and what it does around saving the run.
 - `llmft.model`: Load a tokenizer and a causal LM at the precision the device supports, pick the chat template, and set up the fine-tuning method: LoRA and its variants, QLoRA, freeze, full or GaLore.
 - `llmft.notebook`: A run's curves, live in Jupyter: a Plotly `FigureWidget`, or the same figure as an image where the widget cannot render.
 - `llmft.packing`: Put several short examples in one `cutoff_len` row so fewer slots are padding; with neat packing, examples in a row cannot see each other.
@@ -27,7 +28,8 @@ Modules:
 - `llmft.runs`: A run is a folder: its config, a metrics log written while it trains, checkpoints, the adapter, and a result file written last.
 - `llmft.s2attn`: S²-attention (LongLoRA): train on long sequences with attention inside short groups, half the heads shifted by half a group so that information still flows from group to group.
 - `llmft.server`: Serve a model or a finished run over HTTP in OpenAI's format, so any OpenAI client, SDK or chat UI can talk to it.
-- `llmft.templates`: Render conversations the way a model was trained to read them, and encode them into prompt and answer ids so the loss falls on the answers only."""
+- `llmft.templates`: Render conversations the way a model was trained to read them, and encode them into prompt and answer ids so the loss falls on the answers only.
+- `llmft.valuehead`: A causal LM with one more output: a linear map from its last hidden state to a number, for the reward model (`rm`) and PPO's critic."""
 
 __version__ = "0.0.1"
 

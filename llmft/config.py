@@ -450,6 +450,12 @@ def _check_schedule(cfg: RunConfig):
            f"train_batch_size x gradient_accumulation_steps ({per_step}) must be a multiple of it (answers per "
            "prompt); "
            f"e.g. per_device_train_batch_size={m.num_generations}")
+    ev = t.extra.get('per_device_eval_batch_size', 8) # the Trainer's default
+    _check(m.stage != 'grpo' or not cfg.data.val_size or ev % m.num_generations == 0,
+           f"num_generations={m.num_generations}: with val_size, TRL evaluates whole groups of answers, so "
+           f"per_device_eval_batch_size ({ev}) must be a multiple of it; e.g. per_device_eval_batch_size={m.num_generations}")
+    _check(m.stage != 'grpo' or not t.extra.get('auto_find_batch_size'), "auto_find_batch_size with stage=grpo: a smaller "
+           "batch would split the groups of num_generations answers; set per_device_train_batch_size yourself")
     if not t.early_stopping_steps: return
     _check(cfg.data.val_size, f"early_stopping_steps={t.early_stopping_steps} needs an evaluation split: set val_size "
            "(e.g. val_size=0.1)")
@@ -457,6 +463,13 @@ def _check_schedule(cfg: RunConfig):
     good = ev * max(1, round(float(t.save_steps) / ev))
     _check(float(t.save_steps) % ev == 0, f"early_stopping_steps reloads the best checkpoint, so save_steps="
            f"{t.save_steps} must be a multiple of eval_steps={ev:g} (e.g. save_steps={good:g})")
+
+def _check_stage(cfg: RunConfig):
+    "What a stage cannot start without, which its trainer would otherwise find only once the model is loaded."
+    m = cfg.method
+    _check(m.stage != 'ppo' or m.reward_model, "stage=ppo needs reward_model: a run folder of stage: rm, or 'module:function'")
+    _check(m.stage != 'grpo' or m.reward_funcs, "stage=grpo needs reward_funcs: a list of 'module:function' names, each "
+           "f(prompts, completions, **columns) -> list of floats")
 
 def validate(cfg: RunConfig) -> RunConfig:
     "Raise `ConfigError` with the reason when `cfg` cannot run."
@@ -492,6 +505,7 @@ def validate(cfg: RunConfig) -> RunConfig:
         _check(t.lr_scheduler_type in kinds, f"lr_scheduler_type={t.lr_scheduler_type!r}: use one of {', '.join(kinds)}"
                f"{did_you_mean(t.lr_scheduler_type, kinds)}")
     _check_schedule(cfg)
+    _check_stage(cfg)
     warn_unused(cfg)
     return cfg
 

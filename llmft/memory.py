@@ -12,7 +12,8 @@ from pathlib import Path
 from fastcore.basics import patch
 from .config import ConfigError, RunConfig, did_you_mean, key_groups, load_config
 from .registry import find_entry, llmft_home, resolve_model
-from .model import attach_lora, configure_rope, decoder_layers, freeze_layers, galore_targets, pick_precision
+from .model import configure_rope, pick_precision
+from .methods import attach_lora, decoder_layers, freeze_layers, galore_targets
 from .runs import write_json_atomic
 
 # %% auto #0

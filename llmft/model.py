@@ -14,14 +14,13 @@ from .config import ConfigError, RunConfig
 from .registry import Resolved, resolve_model, family_of
 from .templates import Template, TEMPLATES, get_template
 from .s2attn import enable_s2_attention
+from .methods import Method, adapter_paths, embedding_modules, load_adapters, method_for
 
 # %% auto #0
 __all__ = ['PREQUANTIZED', 'DTYPE_NAMES', 'cpu_has_bf16', 'cpu_bf16_native', 'pick_precision', 'choose_template',
            'pick_attention', 'configure_rope', 'quantization_config', 'prequantized_note', 'load_tokenizer',
-           'tokenizer_path', 'lora_targets', 'lora_config', 'attach_lora', 'adapter_paths', 'load_adapters',
-           'add_special_tokens', 'tokenizer_for', 'add_new_tokens', 'embedding_modules', 'decoder_layers',
-           'freeze_layers', 'galore_targets', 'galore_args', 'upcast_layernorm', 'prepare_for_training', 'Loaded',
-           'load_model']
+           'tokenizer_path', 'add_special_tokens', 'tokenizer_for', 'add_new_tokens', 'upcast_layernorm',
+           'prepare_for_training', 'Loaded', 'load_model']
 
 # %% ../nbs/04_model.ipynb #c0944a2c
 def cpu_has_bf16() -> bool:
@@ -145,45 +144,6 @@ def tokenizer_path(cfg: RunConfig, model_path) -> str:
 
 DTYPE_NAMES = dict(bf16='bfloat16', fp16='float16', fp32='float32') # a precision's torch dtype name
 
-def lora_targets(cfg: RunConfig):
-    "PEFT `target_modules` for `lora_target`: `all` means every linear layer but the output head."
-    t = cfg.method.lora_target
-    return 'all-linear' if t in (['all'], 'all') else list(t)
-
-def _embeddings_in(model, targets): return any(t.split('.')[-1] in embedding_modules(model) for t in targets or [])
-
-def lora_config(cfg: RunConfig, model=None):
-    "PEFT `LoraConfig` for the LoRA keys of `cfg`."
-    from peft import LoraConfig
-    m = cfg.method
-    init = True if not m.pissa_init else 'pissa' if m.pissa_iter == -1 else f'pissa_niter_{m.pissa_iter}'
-    tied = model is not None and getattr(model.config.get_text_config(), 'tie_word_embeddings', False) and _embeddings_in(model, m.additional_target)
-    return LoraConfig(r=m.lora_rank, lora_alpha=m.lora_alpha or 2*m.lora_rank, lora_dropout=m.lora_dropout,
-                      target_modules=lora_targets(cfg), modules_to_save=list(m.additional_target or []) or None, use_rslora=m.use_rslora,
-                      use_dora=m.use_dora, init_lora_weights=init, ensure_weight_tying=tied, task_type='CAUSAL_LM')
-
-def attach_lora(model, cfg: RunConfig):
-    "Wrap `model` with a trainable LoRA adapter, new or the last of `adapter_name_or_path` (the others merged first)."
-    from peft import get_peft_model
-    m = cfg.method
-    if cfg.model.adapter_name_or_path: return load_adapters(model, adapter_paths(cfg), trainable=True)
-    try: return get_peft_model(model, lora_config(cfg, model))
-    except ValueError as e: raise ConfigError(f"lora_target={m.lora_target}, additional_target={m.additional_target}: {e}") from None
-
-# %% ../nbs/04_model.ipynb #e5a54417
-def adapter_paths(cfg: RunConfig) -> list[str]:
-    "The adapters of `adapter_name_or_path`, a comma-separated list."
-    return [a.strip() for a in (cfg.model.adapter_name_or_path or '').split(',') if a.strip()]
-
-def load_adapters(model, paths, trainable=False):
-    "Merge every adapter of `paths` but the last into `model`, and wrap it with the last one."
-    from peft import PeftModel
-    for p in paths:
-        if Path(p).is_dir() and not (Path(p)/'adapter_config.json').exists():
-            raise ConfigError(f"adapter_name_or_path: {p} holds no adapter_config.json (is it a run of finetuning_type=lora?)")
-    for p in paths[:-1]: model = PeftModel.from_pretrained(model, p).merge_and_unload()
-    return PeftModel.from_pretrained(model, paths[-1], is_trainable=trainable)
-
 # %% ../nbs/04_model.ipynb #4737ee99
 def add_special_tokens(tok, tokens) -> list[str]:
     "Add those of `tokens` that `tok` lacks as special tokens; returns them."
@@ -210,66 +170,6 @@ def add_new_tokens(tok, model, cfg: RunConfig) -> str|None:
             e.weight[old:] = e.weight[:old].mean(0)
     n = model.get_input_embeddings().num_embeddings
     return f"new_special_tokens: {len(new)} added; embeddings resized from {old} to {n} rows, new rows at the mean embedding"
-
-def embedding_modules(model) -> list[str]:
-    "Names (last part) of the input embeddings and output head of `model`, for PEFT's `modules_to_save`."
-    embs = {model.get_input_embeddings(), model.get_output_embeddings()} - {None}
-    return sorted({n.split('.')[-1] for n, m in model.named_modules() if m in embs})
-
-# %% ../nbs/04_model.ipynb #20d49ff2
-def decoder_layers(model) -> tuple:
-    "(name, count) of the model's stack of decoder layers: its longest `ModuleList`."
-    import torch.nn as nn
-    lists = [(n, len(m)) for n, m in model.named_modules() if isinstance(m, nn.ModuleList)]
-    if not lists: raise ConfigError(f"{type(model).__name__} has no list of layers: finetuning_type=freeze cannot choose layers to train")
-    return max(lists, key=lambda x: x[1])
-
-def _choose(key, asked, known):
-    bad = [a for a in asked if a != 'all' and a not in known]
-    if bad: raise ConfigError(f"{key}: {', '.join(bad)} not found in this model; choose from {', '.join(sorted(known))}")
-
-def freeze_layers(model, cfg: RunConfig) -> str:
-    "Make only the layers and modules the `freeze_*` keys name trainable; returns a note saying what trains."
-    import torch
-    m, (stack, n) = cfg.method, decoder_layers(model)
-    k = m.freeze_trainable_layers
-    ids = range(max(0, n - k), n) if k > 0 else range(min(-k, n))
-    def where(name): # (layer index, module name) inside the stack of layers, (None, module name) outside it
-        if name.startswith(stack + '.'): i, mod = name[len(stack)+1:].split('.')[:2]; return int(i), mod
-        return None, name.split('.')[-2] if '.' in name else name
-    params = [(where(name), p) for name, p in model.named_parameters()]
-    mods, extra = m.freeze_trainable_modules, m.freeze_extra_modules or []
-    _choose('freeze_trainable_modules', mods, {mod for (i, mod), _ in params if i is not None})
-    _choose('freeze_extra_modules', extra, {mod for (i, mod), _ in params if i is None})
-    for (i, mod), p in params:
-        p.requires_grad_(mod in extra if i is None else (i in ids and ('all' in mods or mod in mods)))
-        if p.requires_grad and p.dtype != torch.float32: p.data = p.data.float()
-    span = f"layer {ids[0]}" if len(ids) == 1 else f"layers {ids[0]}-{ids[-1]}"
-    return (f"freeze: training {span} of {n} ({'all modules' if 'all' in mods else ', '.join(mods)})"
-            + (f" and {', '.join(extra)}" if extra else ''))
-
-# %% ../nbs/04_model.ipynb #909eead0
-def galore_targets(model, targets) -> list[str]:
-    "Names of the trainable linear layers GaLore projects: all but the output head, or those with a name part in `targets`."
-    import torch.nn as nn
-    head = model.get_output_embeddings()
-    lin = [n for n, m in model.named_modules() if isinstance(m, nn.Linear) and m is not head and m.weight.requires_grad]
-    if 'all' in targets: return lin
-    _choose('galore_target', targets, {p for n in lin for p in n.split('.') if not p.isdigit()})
-    return [n for n in lin if set(n.split('.')) & set(targets)]
-
-def galore_args(model, cfg: RunConfig) -> tuple[dict, str]:
-    "(`TrainingArguments` for GaLore's optimizer, note) for the `galore_*` keys of `cfg`."
-    m = cfg.method
-    missing = [p for p in ('galore_torch', 'bitsandbytes') if importlib.util.find_spec(p) is None]
-    if missing: raise ConfigError(f"use_galore needs the galore-torch package (which imports bitsandbytes): pip install galore-torch (or llmft[galore])")
-    warnings.filterwarnings('ignore', message='This implementation of AdamW is deprecated', module='galore_torch') # galore-torch 1.0 says so of its own AdamW
-    names = galore_targets(model, m.galore_target)
-    if not names: raise ConfigError(f"use_galore: no trainable linear layer matches galore_target={','.join(m.galore_target)}")
-    args = dict(optim='galore_adamw' + ('_layerwise' if m.galore_layerwise else ''), optim_target_modules=names,
-                optim_args=f"rank={m.galore_rank},update_proj_gap={m.galore_update_interval},scale={m.galore_scale},proj_type={m.galore_proj_type}")
-    return args, (f"GaLore: {len(names)} linear layers with rank-{m.galore_rank} gradient projections (refreshed every "
-                  f"{m.galore_update_interval} steps){', stepped layer by layer' if m.galore_layerwise else ''}; other trainable weights use AdamW")
 
 # %% ../nbs/04_model.ipynb #8e862025
 def upcast_layernorm(model) -> int:
@@ -303,7 +203,7 @@ class Loaded:
     device: str
     reason: str
     notes: list = field(default_factory=list) # one sentence per decision: attention, RoPE, quantization, checkpointing, method
-    train_args: dict = field(default_factory=dict) # `TrainingArguments` the method needs (e.g. GaLore's optimizer)
+    method: Method|None = None # the fine-tuning method's hooks (`llmft.methods`) when the model trains
 
     def summary(self):
         "One line: parameters, trainable parameters, precision and why."
@@ -336,17 +236,12 @@ def load_model(cfg: RunConfig, trainable=True) -> Loaded:
     template = choose_template(cfg, r, model.config.model_type)
     note = add_new_tokens(tok, model, cfg)
     if note: notes.append(note)
-    if note and trainable and ft == 'lora' and not mo.adapter_name_or_path:
-        cfg.method.additional_target = list(dict.fromkeys((cfg.method.additional_target or []) + embedding_modules(model)))
-        notes.append(f"new tokens train through additional_target={','.join(cfg.method.additional_target)}")
     if trainable and mo.shift_attn: notes.append(enable_s2_attention(model, cfg.data.cutoff_len // 4))
     if trainable: notes += prepare_for_training(model, cfg)
-    if ft == 'lora' and (trainable or mo.adapter_name_or_path):
-        model = attach_lora(model, cfg) if trainable else load_adapters(model, adapter_paths(cfg))
-    elif trainable and ft == 'freeze': notes.append(freeze_layers(model, cfg))
-    if trainable and cfg.method.use_galore:
-        train_args, note = galore_args(model, cfg)
-        notes.append(note)
-    else: train_args = {}
+    method = method_for(cfg) if trainable else None
+    if method:
+        model, more = method.prepare(model, new_tokens=bool(note))
+        notes += more
+    elif ft == 'lora' and mo.adapter_name_or_path: model = load_adapters(model, adapter_paths(cfg))
     if not trainable: model.eval().requires_grad_(False)
-    return Loaded(model, tok, template, prec, dev, why, notes, train_args)
+    return Loaded(model, tok, template, prec, dev, why, notes, method)

@@ -17,8 +17,8 @@ import torch
 from transformers import Trainer
 from .config import ConfigError, import_function
 from .infer import generation_kwargs, left_pad
-from .reward import (ValueHead, ValueHeadSaving, add_value_head, base_of, hidden_states, last_index, load_value_head,
-                          scores)
+from .valuehead import (ValueHead, ValueHeadSaving, add_value_head, base_of, hidden_states, last_index,
+                             load_value_head, scores)
 from .runs import LoggedStats
 
 # %% auto #0
@@ -258,7 +258,6 @@ def compute_loss(self: PPOTrainer, model, inputs, return_outputs=False, num_item
 def build_trainer(cfg, ld, args, train_ds, eval_ds, callbacks, optimizers=(None, None), reward_fn=None):
     "A `PPOTrainer` for the `ppo` stage: value head on the policy, reward adapter (or function), reference = adapters off."
     m = cfg.method
-    if reward_fn is None and not m.reward_model: raise ConfigError("stage=ppo needs reward_model: a run folder of stage: rm, or 'module:function'")
     if 'input_ids' not in train_ds.column_names: raise ConfigError(f"stage=ppo needs prompts; dataset={cfg.data.dataset} gave {train_ds.column_names}")
     if eval_ds is not None: print("ppo: val_size is not used (no evaluation loop for PPO); all rows are prompts")
     mini, rollout = args.per_device_train_batch_size, args.per_device_train_batch_size * m.ppo_buffer_size

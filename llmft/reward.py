@@ -15,83 +15,15 @@ from transformers import Trainer
 from .config import ConfigError
 from .processors import PairwiseCollator
 from .runs import LoggedStats
+from .valuehead import VALUE_HEAD, ValueHeadSaving, add_value_head, load_value_head, scores
 
 # %% auto #0
-__all__ = ['VALUE_HEAD', 'ValueHead', 'base_of', 'hidden_states', 'last_index', 'add_value_head', 'load_value_head',
-           'save_value_head', 'scores', 'pairwise_loss', 'ValueHeadSaving', 'RewardTrainer', 'build_trainer']
-
-# %% ../nbs/06d_reward.ipynb #f4990f1d
-VALUE_HEAD = 'value_head.safetensors'
-
-class ValueHead(torch.nn.Module):
-    "A linear map from a hidden state to one number."
-    def __init__(self, hidden_size):
-        super().__init__()
-        self.summary = torch.nn.Linear(hidden_size, 1)
-        torch.nn.init.zeros_(self.summary.weight); torch.nn.init.zeros_(self.summary.bias)
-    def forward(self, h): return self.summary(h.to(self.summary.weight.dtype)).squeeze(-1)
-
-def base_of(model):
-    "The transformers model under a PEFT wrapper (or `model` itself)."
-    return model.get_base_model() if hasattr(model, 'get_base_model') else model
-
-def hidden_states(model, input_ids, attention_mask):
-    "Last hidden states of `model`'s body, with position ids that skip padding."
-    base = base_of(model)
-    pos = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
-    body = getattr(base, base.base_model_prefix)
-    return body(input_ids=input_ids, attention_mask=attention_mask, position_ids=pos, use_cache=False).last_hidden_state
-
-def last_index(attention_mask):
-    "Index of the last real token of each row, whatever the padding side."
-    return (attention_mask.long() * torch.arange(attention_mask.shape[-1], device=attention_mask.device)).argmax(-1)
-
-def add_value_head(model, path=None):
-    "Attach a value head to `model` as `model.v_head`, loaded from `path`/value_head.safetensors when given."
-    head = ValueHead(base_of(model).config.get_text_config().hidden_size)
-    if path is not None: head.load_state_dict(load_value_head(path))
-    model.v_head = head.to(next(model.parameters()).device)
-    return model
-
-def load_value_head(path) -> dict:
-    "The tensors of the value head saved in the folder `path`."
-    from safetensors.torch import load_file
-    f = Path(path)/VALUE_HEAD
-    if not f.exists(): raise ConfigError(f"{path}: no {VALUE_HEAD} (not a reward-model run folder? train one with stage: rm)")
-    return load_file(str(f))
-
-def save_value_head(head, path):
-    "Write `head` to `path`/value_head.safetensors."
-    from safetensors.torch import save_file
-    save_file({k: v.detach().cpu().contiguous() for k, v in head.state_dict().items()}, str(Path(path)/VALUE_HEAD))
-
-def scores(model, input_ids, attention_mask, head=None):
-    "The value of each row at its last real token."
-    v = (head or model.v_head)(hidden_states(model, input_ids, attention_mask))
-    return v[torch.arange(len(v), device=v.device), last_index(attention_mask)]
+__all__ = ['pairwise_loss', 'RewardTrainer', 'build_trainer']
 
 # %% ../nbs/06d_reward.ipynb #33254e15
 def pairwise_loss(r_chosen, r_rejected):
     "Bradley-Terry loss of a batch of pairs: mean of `-logsigmoid(r_chosen - r_rejected)`."
     return -torch.nn.functional.logsigmoid(r_chosen - r_rejected).mean()
-
-class ValueHeadSaving:
-    "Trainer mixin: save `model.v_head` as value_head.safetensors next to the weights, and load it on resume."
-    adapters = None # PEFT adapters to save; `None` saves all of them
-
-    def _save(self, output_dir=None, state_dict=None):
-        out = Path(output_dir or self.args.output_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        m = self.accelerator.unwrap_model(self.model)
-        if hasattr(m, 'peft_config'): m.save_pretrained(str(out), selected_adapters=self.adapters)
-        else: m.save_pretrained(str(out), state_dict={k: v for k, v in m.state_dict().items() if not k.startswith('v_head.')})
-        save_value_head(m.v_head, out)
-        if self.processing_class is not None: self.processing_class.save_pretrained(str(out))
-
-    def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
-        super()._load_from_checkpoint(resume_from_checkpoint, model)
-        m = self.accelerator.unwrap_model(model or self.model)
-        m.v_head.load_state_dict(load_value_head(resume_from_checkpoint))
 
 class RewardTrainer(ValueHeadSaving, LoggedStats, Trainer):
     "A `Trainer` for the pairwise reward-model loss on chosen-then-rejected batches."

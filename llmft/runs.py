@@ -77,7 +77,7 @@ def refuse_finished(cfg: RunConfig):
                           "or choose another output_dir")
 
 def save_run_config(cfg: RunConfig, out):
-    "Save `cfg` as the run's `config.yaml`, with `overwrite_output_dir` off: rerunning it resumes, never wipes."
+    "Write `cfg` as the run's `config.yaml` with `overwrite_output_dir` off: rerunning it resumes, never wipes."
     import copy
     c = copy.deepcopy(cfg)
     c.train.overwrite_output_dir = False
@@ -99,9 +99,7 @@ def prepare_run_dir(cfg: RunConfig) -> tuple:
         for p in out.iterdir():
             if p.name not in _KEEP: shutil.rmtree(p) if p.is_dir() else p.unlink()
     for p in [*out.glob(f'{TMP_PREFIX}checkpoint-*'), out/STOP]: shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
-    ckpt = last_checkpoint(out)
-    save_run_config(cfg, out)
-    return out, ckpt
+    return out, last_checkpoint(out)
 
 # %% ../nbs/05_runs.ipynb #66a8ff38
 def atomic_checkpoints(trainer):

@@ -20,9 +20,8 @@ from .runs import (Run, MetricsCallback, prepare_run_dir, peak_memory_mb, write_
                         StatusCallback, stop_signals, log_to, RESULT, CONFIG, LOG, STOP)
 
 # %% auto #0
-__all__ = ['PISSA_INIT', 'STAGE_MODULES', 'training_arguments', 'loraplus_groups', 'loraplus_optimizer', 'save_pissa_init',
-           'print_progress', 'stage_module', 'padding_free_ok', 'build_trainer', 'load_data', 'predict_after_training',
-           'train', 'user_callbacks']
+__all__ = ['STAGE_MODULES', 'training_arguments', 'print_progress', 'stage_module', 'padding_free_ok', 'build_trainer',
+           'load_data', 'predict_after_training', 'train', 'user_callbacks']
 
 # %% ../nbs/06_trainer.ipynb #86c6a8e9
 def _early_stopping(t, has_eval) -> dict:
@@ -31,7 +30,7 @@ def _early_stopping(t, has_eval) -> dict:
     return dict(metric_for_best_model='eval_loss', greater_is_better=False, load_best_model_at_end=True)
 
 def training_arguments(cfg: RunConfig, out, precision, device, has_eval=False, method_args=None):
-    "HF `TrainingArguments` for `cfg`; `method_args` are those the fine-tuning method needs (`Loaded.train_args`)."
+    "HF `TrainingArguments` for `cfg`; `method_args`: the fine-tuning method's (`Method.train_args`)."
     from transformers import TrainingArguments
     t = cfg.train
     extra = dict(t.extra)
@@ -45,31 +44,6 @@ def training_arguments(cfg: RunConfig, out, precision, device, has_eval=False, m
               eval_strategy='steps' if has_eval else 'no', eval_steps=t.logging_steps if has_eval else None, disable_tqdm=True,
               neftune_noise_alpha=t.neftune_noise_alpha, **_early_stopping(t, has_eval))
     return TrainingArguments(**{**kw, **(method_args or {}), **extra})
-
-# %% ../nbs/06_trainer.ipynb #4a1d7d66
-def loraplus_groups(model, lr, ratio, weight_decay=0.0, lr_embedding=None) -> list[dict]:
-    "Optimizer parameter groups: `lora_B` at `lr * ratio`, LoRA on embeddings at `lr_embedding` (or `lr`), the rest at `lr`; decay on matrices only."
-    groups = {}
-    for n, p in model.named_parameters():
-        if p.requires_grad: groups.setdefault(('embedding' if 'lora_embedding_' in n else 'lora_B' if 'lora_B' in n else 'other', p.ndim > 1), []).append(p)
-    rate = dict(embedding=lr_embedding or lr, lora_B=lr * ratio, other=lr)
-    return [dict(params=ps, lr=rate[k], weight_decay=weight_decay if mat else 0.0, name=k) for (k, mat), ps in sorted(groups.items())]
-
-def loraplus_optimizer(model, args, ratio, lr_embedding=None):
-    "The optimizer `args.optim` names, over `loraplus_groups`."
-    from transformers import Trainer
-    cls, kw = Trainer.get_optimizer_cls_and_kwargs(args, model)
-    return cls(loraplus_groups(model, args.learning_rate, ratio, args.weight_decay, lr_embedding), **kw)
-
-# %% ../nbs/06_trainer.ipynb #2edbfa81
-PISSA_INIT = 'pissa_init'
-
-def save_pissa_init(model, path):
-    "Save the untrained PiSSA adapter of `model`, marked as plain LoRA so PEFT can convert the trained one against it."
-    c = model.peft_config['default']
-    init, c.init_lora_weights = c.init_lora_weights, True
-    try: model.save_pretrained(str(path))
-    finally: c.init_lora_weights = init
 
 # %% ../nbs/06_trainer.ipynb #06f1e69d
 def _split_callbacks(callbacks):
@@ -212,19 +186,16 @@ def _fit(cfg, out, ckpt, watch, callbacks, verbose) -> Run:
     set_seed(cfg.train.seed)
     ld = load_model(cfg)
     print(f"model: {cfg.model.model_name_or_path}: {ld.summary()}", *[f"  {n}" for n in ld.notes], sep='\n')
-    m = cfg.method
-    pissa = m.finetuning_type == 'lora' and m.pissa_init and not cfg.model.adapter_name_or_path
-    if pissa and main and not (out/PISSA_INIT).exists(): save_pissa_init(ld.model, out/PISSA_INIT)
+    if main: ld.method.before_train(ld.model, out)
     cfg.model.template = ld.template.name
     ld.model.config.use_cache = False
-    if main: save_run_config(cfg, out)
+    if main: save_run_config(cfg, out) # once, as it trains: auto_fit's choices, the template, new tokens' targets
     train_ds, eval_ds, rep = load_data(cfg, ld)
     trainer_cbs, listeners = _split_callbacks([*callbacks, *user_callbacks(cfg)])
     metrics = MetricsCallback(out, [print_progress, watch, *listeners] if verbose else [watch, *listeners])
-    args = training_arguments(cfg, out, ld.precision, ld.device, eval_ds is not None, ld.train_args)
+    args = training_arguments(cfg, out, ld.precision, ld.device, eval_ds is not None, ld.method.train_args())
     if cfg.train.early_stopping_steps: trainer_cbs.append(EarlyStoppingCallback(cfg.train.early_stopping_steps))
-    opt = loraplus_optimizer(ld.model, args, m.loraplus_lr_ratio, m.loraplus_lr_embedding) if m.loraplus_lr_ratio else None
-    if opt: print(f"LoRA+: lora_B learns at {args.learning_rate * m.loraplus_lr_ratio:g} (learning_rate x {m.loraplus_lr_ratio:g})")
+    opt = ld.method.optimizer(ld.model, args)
     trainer = atomic_checkpoints(stage.build_trainer(cfg, ld, args, train_ds, eval_ds, [metrics, watch, *trainer_cbs], (opt, None)))
     trainer.remove_callback(PrinterCallback)
     t0 = time.time()
@@ -234,7 +205,7 @@ def _fit(cfg, out, ckpt, watch, callbacks, verbose) -> Run:
     trainer.save_model(str(out))
     run, st = Run(out), trainer.state
     if not main: return run
-    if pissa: ld.model.save_pretrained(str(out), path_initial_model_for_weight_conversion=str(out/PISSA_INIT))
+    ld.method.after_save(ld.model, out)
     losses = [m['loss'] for m in run.metrics if m.get('loss') is not None]
     result = dict(stage=cfg.method.stage, train_loss=res.training_loss, final_loss=losses[-1] if losses else res.training_loss,
                   steps=st.global_step, epochs=st.epoch, runtime_s=round(time.time() - t0, 2),

@@ -41,6 +41,13 @@ def tiny_model():
     return build_tiny()
 
 @pytest.fixture(scope='session')
+def tiny_config(tiny_model):
+    "`tiny_config(output_dir, **keys)`: the tests' common config (a few logged steps of the tiny model), `keys` on top."
+    base = dict(model='llmft-tiny', dataset='identity', cutoff_len=64, max_steps=2, logging_steps=1,
+                per_device_train_batch_size=2, save_steps=100, plot_loss=False)
+    return lambda output_dir, **kw: {**base, 'output_dir': str(output_dir), **kw}
+
+@pytest.fixture(scope='session')
 def llmft_cmd():
     "The installed `llmft` command of this environment."
     exe = Path(sys.executable).parent/'llmft'

@@ -59,6 +59,14 @@ def test_numbers_and_names_checked_before_loading(capsys, tmp_path, arg, message
     (['early_stopping_steps=2'], 'early_stopping_steps=2 needs an evaluation split: set val_size (e.g. val_size=0.1)'),
     (['early_stopping_steps=2', 'val_size=0.1', 'logging_steps=4', 'save_steps=10'],
      'save_steps=10.0 must be a multiple of eval_steps=4 (e.g. save_steps=8)'),
+    (['stage=grpo', 'reward_funcs=llmft.grpo:answer_f1', 'num_generations=4', 'val_size=0.1',
+      'per_device_eval_batch_size=6'],
+     'num_generations=4: with val_size, TRL evaluates whole groups of answers, so per_device_eval_batch_size (6) must '
+     'be a multiple of it; e.g. per_device_eval_batch_size=4'),
+    (['stage=grpo', 'reward_funcs=llmft.grpo:answer_f1', 'auto_find_batch_size=true'],
+     'auto_find_batch_size with stage=grpo: a smaller batch would split the groups of num_generations answers'),
+    (['stage=grpo'], "stage=grpo needs reward_funcs: a list of 'module:function' names"),
+    (['stage=ppo'], "stage=ppo needs reward_model: a run folder of stage: rm, or 'module:function'"),
 ])
 def test_stage_checks_that_need_only_the_config(capsys, tmp_path, args, message):
     line = one_error(capsys, 'train', EXAMPLE, *args, f'output_dir={tmp_path}/run')
@@ -174,10 +182,9 @@ def test_eval_with_a_missing_subject_file(capsys, tmp_path):
     assert "max_samples='x': expected a whole number" in line
 
 @pytest.fixture(scope='module')
-def tiny_run(tiny_model, tmp_path_factory):
-    return api.train(dict(model='llmft-tiny', dataset='identity', max_steps=1, max_samples=8, cutoff_len=64,
-                          per_device_train_batch_size=4, output_dir=str(tmp_path_factory.mktemp('run')/'run')),
-                     verbose=False)
+def tiny_run(tiny_config, tmp_path_factory):
+    cfg = tiny_config(tmp_path_factory.mktemp('run')/'run', max_steps=1, max_samples=8, per_device_train_batch_size=4)
+    return api.train(cfg, verbose=False)
 
 def listing(d): return sorted(p.name for p in Path(d).iterdir())
 
