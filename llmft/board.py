@@ -547,6 +547,7 @@ class Board:
         self.tabs.observe(lambda ch: None if ch['new'] is None else self.tab_shown(TABS[ch['new']]), 'selected_index')
         self.widget = W.VBox([self.lang, self.tabs])
         if config_or_run is not None: self.open(config_or_run)
+        for t in (self.evaluate, self.export): t.target.value = self.form.model.value # the model on the form
         self.changed()
 
     def _ipython_display_(self):
