@@ -90,6 +90,8 @@ def test_evaluate_tab_reports_what_the_cli_does(panel, capsys):
     main(['eval', 'llmft-tiny', 'task=mmlu_demo', 'split=val', 'n_shot=1'])
     cli = {c.strip(): float(a) for c, a in (l.split(':') for l in capsys.readouterr().out.strip().splitlines())}
     assert _categories(e.table.value) == cli and 'Average' in cli
+    n = int(re.search(r'<td>Average</td><td></td><td>(\d+)</td>', e.table.value)[1])
+    assert e.task.progress == dict(done=n, total=n) # what fed the bar: the child's own count of questions
     assert e.rows.where.value.startswith('row 1 / ') and 'Answer:' in e.rows.html.value
     e.rows.b_next.click()
     assert e.rows.where.value.startswith('row 2 / ')
@@ -102,6 +104,7 @@ def test_predict_tab_rows_one_by_one(panel):
     assert e.task.state == 'finished', e.info.value
     rows = [json.loads(l) for l in (tmp/'pr'/'generated_predictions.jsonl').read_text().splitlines()]
     metrics = json.loads((tmp/'pr'/'predict_results.json').read_text())
+    assert e.task.progress == dict(done=2, total=2)
     assert f"<td>predict_rouge-l</td><td>{metrics['predict_rouge-l']:.2f}</td>" in e.table.value
     assert e.rows.where.value == 'row 1 / 2' and html.escape(rows[0]['label']) in e.rows.html.value
     e.rows.b_next.click()
