@@ -28,6 +28,7 @@ Modules:
 - `llmft.runs`: A run is a folder: its config, a metrics log written while it trains, checkpoints, the adapter, and a result file written last.
 - `llmft.s2attn`: S²-attention (LongLoRA): train on long sequences with attention inside short groups, half the heads shifted by half a group so that information still flows from group to group.
 - `llmft.server`: Serve a model or a finished run over HTTP in OpenAI's format, so any OpenAI client, SDK or chat UI can talk to it.
+- `llmft.tasktabs`: The panel's Evaluate tab (multiple-choice accuracy, or predictions scored with BLEU-4 and ROUGE) and Export tab (merge, safetensors or GGUF, parity check), each running the `llmft` command in a child process it watches.
 - `llmft.templates`: Render conversations the way a model was trained to read them, and encode them into prompt and answer ids so the loss falls on the answers only.
 - `llmft.valuehead`: A causal LM with one more output: a linear map from its last hidden state to a number, for the reward model (`rm`) and PPO's critic."""
 

@@ -16,6 +16,7 @@ from .config import (ConfigError, RunConfig, load_config, to_dict, did_you_mean,
                           GROUPS)
 from .jobs import Job, launch, attach, list_runs
 from .chattab import ChatTab
+from .tasktabs import EvalTab, ExportTab
 from .runs import Run, CONFIG
 from .notebook import LossCurve, FigureView
 
@@ -105,6 +106,72 @@ LABELS = dict(
             stopping='停止中: このステップの終わりにチェックポイントを保存します',
             busy='学習が実行中です: 先に停止またはキャンセルしてください', registry_template='レジストリのテンプレート',
             no_estimate='メモリ推定は利用できません', template_ok='テンプレート確認: トークナイザー独自のテンプレートと一致'))
+for _lang, _words in dict( # the Evaluate and Export tabs' words (nbs/11c_tasktabs.ipynb), in the same catalogues
+    en=dict(evaluate='Evaluate', export='Export', target='Model or run', target_hint='model alias, path or run folder',
+            run_task='Run', stop_task='Stop', no_target='name a model or a run folder',
+            not_found='no such run folder or model', task_busy='a task is already running: stop it first',
+            running='running', finished='finished', stopped='stopped', prev='Previous', next='Next', row='row',
+            prompt='Prompt', reference='Reference', prediction='Prediction', scores='Scores', task='Task',
+            task_dir='Task folder', split='Split', n_shot='Shots (n_shot)', eval_lang='Question language',
+            eval_dataset='Dataset', max_samples='Max samples', max_new_tokens='Max new tokens',
+            repetition_penalty='Repetition penalty', batch_size='Batch size', save_dir='Save to',
+            save_hint='a folder (empty: a new temporary one)', choice='Multiple choice', predict='Predict',
+            format='Format', dtype='Data type', shard_size='Shard size', out_dir='Output folder', overwrite='Overwrite',
+            command='Command line', dtype_auto="the base model's", yes='yes', no='no', parity='Parity check',
+            parity_ok='parity ok', parity_failed='parity FAILED', max_diff='max logit difference', bound='bound',
+            greedy_same='same greedy text', tokenizer='same tokenizer', folder_size='Folder', out_files='files'),
+    zh=dict(evaluate='评估', export='导出', target='模型或运行', target_hint='模型别名、路径或运行目录', run_task='运行',
+            stop_task='停止', no_target='请填写模型或运行目录', not_found='没有这个运行目录或模型',
+            task_busy='已有任务在运行：请先停止', running='运行中', finished='已完成', stopped='已停止', prev='上一条',
+            next='下一条', row='第', prompt='提示词', reference='参考答案', prediction='预测', scores='得分', task='任务',
+            task_dir='任务目录', split='数据划分', n_shot='示例数 (n_shot)', eval_lang='题目语言', eval_dataset='数据集',
+            max_samples='最大样本数', max_new_tokens='最大生成长度', repetition_penalty='重复惩罚', batch_size='批大小',
+            save_dir='保存到', save_hint='目录（留空：新建临时目录）', choice='多项选择', predict='预测',
+            format='格式', dtype='数据类型', shard_size='分片大小', out_dir='输出目录', overwrite='覆盖',
+            command='命令行', dtype_auto='与基座模型相同', yes='是', no='否', parity='一致性检查', parity_ok='一致',
+            parity_failed='不一致', max_diff='最大 logit 差', bound='上限', greedy_same='贪心生成文本相同',
+            tokenizer='分词器相同', folder_size='目录', out_files='个文件'),
+    ru=dict(evaluate='Оценка', export='Экспорт', target='Модель или запуск',
+            target_hint='псевдоним модели, путь или папка запуска', run_task='Запустить', stop_task='Остановить',
+            no_target='укажите модель или папку запуска', not_found='нет такой папки запуска или модели',
+            task_busy='задача уже выполняется: сначала остановите её', running='выполняется', finished='завершено',
+            stopped='остановлено', prev='Назад', next='Вперёд', row='строка', prompt='Промпт', reference='Эталон',
+            prediction='Предсказание', scores='Оценки', task='Задача', task_dir='Папка задач', split='Часть',
+            n_shot='Примеров (n_shot)', eval_lang='Язык вопросов', eval_dataset='Набор данных',
+            max_samples='Макс. примеров', max_new_tokens='Макс. новых токенов', repetition_penalty='Штраф за повтор',
+            batch_size='Размер батча', save_dir='Сохранить в', save_hint='папка (пусто: новая временная)',
+            choice='Множественный выбор', predict='Предсказание', format='Формат', dtype='Тип данных',
+            shard_size='Размер шарда', out_dir='Папка вывода', overwrite='Перезаписать', command='Командная строка',
+            dtype_auto='как у базовой модели', yes='да', no='нет', parity='Проверка совпадения',
+            parity_ok='совпадает', parity_failed='НЕ совпадает', max_diff='макс. разница логитов', bound='порог',
+            greedy_same='тот же жадный текст', tokenizer='тот же токенизатор', folder_size='Папка', out_files='файлов'),
+    ko=dict(evaluate='평가', export='내보내기', target='모델 또는 실행', target_hint='모델 별칭, 경로 또는 실행 폴더',
+            run_task='실행', stop_task='중지', no_target='모델 또는 실행 폴더를 입력하세요',
+            not_found='그런 실행 폴더나 모델이 없습니다', task_busy='이미 작업이 실행 중입니다: 먼저 중지하세요',
+            running='실행 중', finished='완료됨', stopped='중지됨', prev='이전', next='다음', row='행', prompt='프롬프트',
+            reference='정답', prediction='예측', scores='점수', task='작업', task_dir='작업 폴더', split='분할',
+            n_shot='예시 수 (n_shot)', eval_lang='문제 언어', eval_dataset='데이터셋', max_samples='최대 샘플 수',
+            max_new_tokens='최대 생성 토큰', repetition_penalty='반복 페널티', batch_size='배치 크기',
+            save_dir='저장 위치', save_hint='폴더 (비우면 새 임시 폴더)', choice='객관식',
+            predict='예측', format='형식', dtype='데이터 타입', shard_size='샤드 크기',
+            out_dir='출력 폴더', overwrite='덮어쓰기', command='명령어', dtype_auto='기본 모델과 같음', yes='예',
+            no='아니요', parity='일치 검사', parity_ok='일치', parity_failed='불일치', max_diff='최대 logit 차이',
+            bound='한계', greedy_same='같은 greedy 텍스트', tokenizer='같은 토크나이저', folder_size='폴더',
+            out_files='개 파일'),
+    ja=dict(evaluate='評価', export='エクスポート', target='モデルまたは実行', target_hint='モデル別名、パスまたは実行フォルダ',
+            run_task='実行', stop_task='停止', no_target='モデルまたは実行フォルダを指定してください',
+            not_found='その実行フォルダまたはモデルはありません', task_busy='タスクが実行中です: 先に停止してください',
+            running='実行中', finished='完了', stopped='停止しました', prev='前へ', next='次へ', row='行',
+            prompt='プロンプト', reference='正解', prediction='予測', scores='スコア', task='タスク',
+            task_dir='タスクフォルダ', split='分割', n_shot='例の数 (n_shot)', eval_lang='問題の言語',
+            eval_dataset='データセット', max_samples='最大サンプル数', max_new_tokens='最大生成トークン数',
+            repetition_penalty='繰り返しペナルティ', batch_size='バッチサイズ', save_dir='保存先',
+            save_hint='フォルダ（空: 新しい一時フォルダ）', choice='多肢選択', predict='予測',
+            format='形式', dtype='データ型', shard_size='シャードサイズ', out_dir='出力フォルダ', overwrite='上書き',
+            command='コマンドライン', dtype_auto='ベースモデルと同じ', yes='はい', no='いいえ', parity='一致チェック',
+            parity_ok='一致', parity_failed='不一致', max_diff='最大 logit 差', bound='上限',
+            greedy_same='同じ貪欲生成テキスト', tokenizer='同じトークナイザー', folder_size='フォルダ',
+            out_files='ファイル')).items(): LABELS[_lang].update(_words)
 LANGUAGES = dict(en='English', zh='中文', ru='Русский', ko='한국어', ja='日本語')
 
 class Words:
@@ -114,9 +181,9 @@ class Words:
     def __call__(self, key) -> str: return LABELS.get(self.lang, {}).get(key) or LABELS['en'][key]
 
     def bind(self, widget, key, attr='description', fmt='{}'):
-        "Show word `key` (in `fmt`) as `widget.attr` now and after every switch; returns `widget`."
+        "Show word `key` (in `fmt`; keys in a tuple give a tuple) as `widget.attr`, now and after every switch."
         self._bound.append((widget, key, attr, fmt))
-        setattr(widget, attr, fmt.format(self(key)))
+        setattr(widget, attr, self._shown(key, fmt))
         return widget
 
     def use(self, lang):
@@ -125,7 +192,11 @@ class Words:
             raise ConfigError(f"language {lang!r}{did_you_mean(lang, LABELS)}: use one of {', '.join(LABELS)}")
         self.lang = lang
         self._bound = [b for b in self._bound if getattr(b[0], 'comm', True) is not None] # closed widgets let go
-        for w, key, attr, fmt in self._bound: setattr(w, attr, fmt.format(self(key)))
+        for w, key, attr, fmt in self._bound: setattr(w, attr, self._shown(key, fmt))
+
+    def _shown(self, key, fmt):
+        "The word `key` in `fmt`; for a tuple of keys (a `Tab`'s `titles`), a tuple of words."
+        return tuple(fmt.format(self(k)) for k in key) if isinstance(key, tuple) else fmt.format(self(key))
 
 WORDS = Words()
 def _(key) -> str: return WORDS(key)
@@ -439,7 +510,7 @@ class RunsTab:
         if self.pick.value and self.on_open: self.on_open(self.jobs[self.pick.value[0]])
 
 # %% ../nbs/12_board.ipynb #5571c6f7
-TABS = ('train', 'runs', 'chat')
+TABS = ('train', 'runs', 'chat', 'evaluate', 'export')
 
 class Board:
     "The llmft panel: a Train tab (form, estimate, Start / Stop / Cancel / Resume, live view) and a Runs tab."
@@ -476,15 +547,19 @@ class Board:
                         self.preview])
         self.runs = RunsTab(runs_root or 'runs', on_open=self.open_job, chart=chart)
         self.chat = ChatTab(WORDS, model=self.form.model.value)
-        self.tabs = W.Tab(children=[train, self.runs.widget, self.chat.widget])
+        self.evaluate = EvalTab(WORDS, self.form.model.value, runs_root or 'runs')
+        self.export = ExportTab(WORDS, self.form.model.value, runs_root or 'runs')
+        self.tabs = W.Tab(children=[train, self.runs.widget, self.chat.widget, self.evaluate.widget,
+                                    self.export.widget])
         for i, k in enumerate(TABS): self.tabs.set_title(i, _(k))
         self.lang = W.Dropdown(options=[(n, k) for k, n in LANGUAGES.items()], value=WORDS.lang,
                                layout=W.Layout(width='160px'))
         WORDS.bind(self.lang, 'language')
         self.lang.observe(lambda ch: self.use_language(ch['new']), 'value')
-        self.tabs.observe(lambda ch: self.runs.refresh() if ch['new'] == 1 else None, 'selected_index')
+        self.tabs.observe(lambda ch: None if ch['new'] is None else self.tab_shown(TABS[ch['new']]), 'selected_index')
         self.widget = W.VBox([self.lang, self.tabs])
         if config_or_run is not None: self.open(config_or_run)
+        for t in (self.evaluate, self.export): t.target.value = self.form.model.value # the model on the form
         self.changed()
 
     def _ipython_display_(self):
@@ -498,7 +573,13 @@ def use_language(self: Board, lang):
     WORDS.use(lang)
     for i, k in enumerate(TABS): self.tabs.set_title(i, _(k))
     self.lang.value = lang
-    self.runs.refresh(); self.changed()
+    self.runs.refresh(); self.changed(); self.export.changed()
+
+@patch
+def tab_shown(self: Board, name):
+    "Bring a tab up to date as it is shown: the Runs table, and the runs the Evaluate and Export tabs offer."
+    if name == 'runs': self.runs.refresh()
+    if name in ('evaluate', 'export'): getattr(self, name).offer()
 
 # %% ../nbs/12_board.ipynb #a6ad5e06
 @patch

@@ -14,6 +14,7 @@ from pathlib import Path
 from .config import ConfigError, DataArgs, read_utf8
 from .data import find_dataset_dir, load_records
 from .infer import ChatModel, left_pad
+from .runs import report_progress
 
 # %% auto #0
 __all__ = ['CHOICES', 'EVAL_TEMPLATES', 'read_mc_csv', 'find_task', 'read_mapping', 'MCTask', 'load_task', 'EvalTemplate',
@@ -220,13 +221,15 @@ def evaluate(model_or_run, # a model alias, hub id, path or run folder, or an op
     qs = {s: [q for q in t.questions(s) if q['answer']] for s in t.subjects}
     if not any(qs.values()): raise ConfigError(f"{t.folder/t.split} has no answers (C-Eval keeps its test answers private): evaluate split='val'")
     cm = as_chat_model(model_or_run, **overrides)
-    cids, preds = choice_ids(cm.tokenizer), {}
+    cids, preds, total = choice_ids(cm.tokenizer), {}, sum(map(len, qs.values()))
     for s, info in t.subjects.items():
+        report_progress(sum(map(len, preds.values())), total, subject=s)
         if not qs[s]: continue
         shots = t.questions(s, 'dev')[:n_shot] if n_shot else []
         seqs = [cm.encode(mc_messages(q, shots, info['name'], lang)) for q in qs[s]]
         best = next_token_logits(cm.model, seqs, cm.tokenizer.pad_token_id, batch_size)[:, cids].argmax(-1)
         preds[s] = [CHOICES[i] for i in best.tolist()]
+    report_progress(total, total)
     res = EvalResult.score(t, {s: [q['answer'] for q in v] for s, v in qs.items()}, preds, Path(task).name, n_shot, lang)
     if save_dir: res.save(save_dir)
     return res
@@ -304,7 +307,11 @@ def predict(model_or_run, # a model alias, hub id, path or run folder, or an ope
     cm, recs, t0 = as_chat_model(model_or_run, **overrides), _records(dataset, dataset_dir, max_samples), time.time()
     pls = [_prompt_label(r) for r in recs]
     prompts = [cm.template.render(m, r.get('system') or cm.cfg.data.default_system, r.get('tools') or None) for r, (m, _) in zip(recs, pls)]
-    preds, labels = generate_batch(cm, prompts, max_new_tokens, batch_size), [l for _, l in pls]
+    preds, labels, step = [], [l for _, l in pls], max(batch_size, -(-len(prompts) // 20)) # <= 20 progress reports
+    for i in range(0, len(prompts), step):
+        report_progress(i, len(prompts))
+        preds += generate_batch(cm, prompts[i:i + step], max_new_tokens, batch_size)
+    report_progress(len(prompts), len(prompts))
     m = {f'predict_{k}': v for k, v in dict(**{'bleu-4': bleu4(preds, labels)}, **rouge(preds, labels)).items()}
     m.update(predict_samples=len(recs), predict_runtime=round(time.time() - t0, 4))
     if out_dir:

@@ -14,7 +14,7 @@ from .config import ConfigError, RunConfig, did_you_mean, load_config
 from .infer import inference_config
 from .model import DTYPE_NAMES, load_model
 from .registry import resolve_model
-from .runs import CONFIG
+from .runs import CONFIG, report_progress
 from .templates import AutoTemplate, to_jinja
 
 # %% auto #0
@@ -51,6 +51,17 @@ def _logits(model, ids):
 
 def _diff(a, b) -> float: return (a - b).abs().max().item()
 
+def _greedy(model, ids, n=16) -> list:
+    "The `n` tokens `model` continues each prompt of `ids` with, greedily, as token ids."
+    import torch
+    out = []
+    with torch.no_grad():
+        for i in ids:
+            x = torch.tensor([i], device=model.device)
+            for _ in range(n): x = torch.cat([x, model(input_ids=x).logits[:, -1:].argmax(-1)], 1)
+            out.append(x[0, len(i):].tolist())
+    return out
+
 # %% ../nbs/07d_exporter.ipynb #734060d4
 def chat_template(template, tok) -> str|None:
     "The jinja `chat_template` to save: ours, or the tokenizer's own for `auto` and thinking templates."
@@ -70,6 +81,8 @@ class ExportReport:
     tokenizer_ok: bool = True # written tokenizer encodes and renders the prompts as the run did
     tol: float = 1e-4 # relative to `scale`
     scale: float = 1. # the largest absolute logit of base + adapter, at least 1
+    greedy_same: bool|None = None # the written model continues the prompts greedily as the merged one did
+    greedy: str = '' # the written model's greedy continuation of the first prompt
 
     @property
     def max_diff(self) -> float: return max(self.merge_diff, self.reload_diff)
@@ -79,7 +92,8 @@ class ExportReport:
     def __str__(self):
         return (f"{'ok' if self.ok else 'FAILED'}: {self.format} ({self.dtype}) in {self.out_dir}, {self.shards} file(s); "
                 f"max logit diff {self.max_diff:.2e} (merge {self.merge_diff:.2e}, reload {self.reload_diff:.2e}; bound {self.tol:.0e} x {self.scale:.1f}); "
-                f"tokenizer {'same' if self.tokenizer_ok else 'DIFFERENT'}")
+                f"tokenizer {'same' if self.tokenizer_ok else 'DIFFERENT'}" +
+                ('' if self.greedy_same is None else f"; greedy text {'same' if self.greedy_same else 'DIFFERENT'}"))
 
 class ParityError(RuntimeError):
     "The exported model does not answer as base + adapter did."
@@ -247,25 +261,29 @@ def export(run_or_config, # a run folder, a config (dict or YAML) whose `output_
     dtype = _dtype(dtype, base)
     if dtype == 'q8_0' and format != 'gguf': raise ConfigError("dtype=q8_0 is a GGUF quantization: use format='gguf'")
     src = Path(cfg.model.adapter_name_or_path or base)
+    report_progress(0, 4, phase='load')
     ld = load_model(cfg, trainable=False)
     tok, template, model = ld.tokenizer, ld.template, ld.model
     ids = _prompt_ids(tok, template)
     ref = _logits(model, ids)
     if isinstance(model, PeftModel): model = model.merge_and_unload()
-    merged = _logits(model, ids)
+    merged, said = _logits(model, ids), _greedy(model, ids)
     tmp = _staging(out)
-    try: rep = _write_and_check(model, tok, template, ids, ref, merged, tmp, format, dtype, shard_size, src)
+    report_progress(2, 4, phase='write')
+    try: rep = _write_and_check(model, tok, template, ids, ref, merged, said, tmp, format, dtype, shard_size, src)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _swap_in(tmp, out)
     rep.out_dir, rep.files, rep.tol = out, [out/f.name for f in rep.files], tol
     print(rep)
+    report_progress(4, 4, phase='done', report=dict(ok=rep.ok, max_diff=rep.max_diff, bound=rep.tol * rep.scale,
+                    tokenizer_ok=rep.tokenizer_ok, greedy_same=rep.greedy_same, greedy=rep.greedy, line=str(rep)))
     if not rep.ok: raise ParityError(rep)
     return rep
 
 # %% ../nbs/07d_exporter.ipynb #28e56784
-def _write_and_check(model, tok, template, ids, ref, merged, out, format, dtype, shard_size, src) -> ExportReport:
+def _write_and_check(model, tok, template, ids, ref, merged, said, out, format, dtype, shard_size, src) -> ExportReport:
     "Write the merged `model` into `out` and compare what reloads from there with `merged` (and `ref`)."
     rep = ExportReport(out, format, dtype, merge_diff=_diff(merged, ref), scale=max(1., ref.abs().max().item()))
     if format == 'gguf':
@@ -279,5 +297,7 @@ def _write_and_check(model, tok, template, ids, ref, merged, out, format, dtype,
         back, btok = _reload(out)
     rep.reload_diff = _diff(_logits(back.to(model.device), ids), merged if dtype == 'fp32' else _logits(model, ids))
     rep.tokenizer_ok = _tokenizer_same(btok, template, ids)
+    back_said = _greedy(back.to(model.device), ids)
+    rep.greedy_same, rep.greedy = back_said == said, btok.decode(back_said[0])
     if (src/'value_head.safetensors').exists(): rep.files.append(Path(shutil.copy2(src/'value_head.safetensors', out)))
     return rep

@@ -12,11 +12,12 @@ from pathlib import Path
 from .config import ConfigError, RunConfig, save_config, load_config, read_yaml
 
 # %% auto #0
-__all__ = ['RESULT', 'METRICS', 'CONFIG', 'STATUS', 'LOG', 'LOCK', 'STOP', 'TMP_PREFIX', 'FINAL', 'CURVES', 'write_json_atomic',
-           'is_main_process', 'last_checkpoint', 'lock_run_dir', 'unlock_run_dir', 'lock_holder', 'refuse_finished',
-           'save_run_config', 'resume_command', 'prepare_run_dir', 'atomic_checkpoints', 'peak_memory_mb',
-           'MetricsCallback', 'LoggedStats', 'read_status', 'RunStatus', 'StatusCallback', 'stop_signals', 'log_to',
-           'read_metrics', 'Run', 'smooth', 'curve_data', 'loss_figure', 'figure_png', 'save_loss_plots']
+__all__ = ['RESULT', 'METRICS', 'CONFIG', 'STATUS', 'LOG', 'LOCK', 'STOP', 'TMP_PREFIX', 'PROGRESS_ENV', 'FINAL', 'CURVES',
+           'write_json_atomic', 'is_main_process', 'last_checkpoint', 'report_progress', 'lock_run_dir',
+           'unlock_run_dir', 'lock_holder', 'refuse_finished', 'save_run_config', 'resume_command', 'prepare_run_dir',
+           'atomic_checkpoints', 'peak_memory_mb', 'MetricsCallback', 'LoggedStats', 'read_status', 'RunStatus',
+           'StatusCallback', 'stop_signals', 'log_to', 'read_metrics', 'Run', 'smooth', 'curve_data', 'loss_figure',
+           'figure_png', 'save_loss_plots']
 
 # %% ../nbs/05_runs.ipynb #82885233
 RESULT, METRICS, CONFIG = 'result.json', 'metrics.jsonl', 'config.yaml'
@@ -39,6 +40,14 @@ def last_checkpoint(out: Path) -> Path|None:
     "The newest complete `checkpoint-N` folder in `out`; half-written `.tmp-checkpoint-N` folders are not candidates."
     cks = [p for p in Path(out).glob('checkpoint-*') if p.name.split('-')[-1].isdigit() and (p/'trainer_state.json').exists()]
     return max(cks, key=lambda p: int(p.name.split('-')[-1]), default=None)
+
+# %% ../nbs/05_runs.ipynb #b040ab1e
+PROGRESS_ENV = 'LLMFT_PROGRESS'
+
+def report_progress(done, total, **info):
+    "Tell whoever watches (the file named by `$LLMFT_PROGRESS`, when set) that `done` of `total` steps are done."
+    if (p := os.environ.get(PROGRESS_ENV)) and is_main_process():
+        write_json_atomic(dict(done=done, total=total, **info), p)
 
 # %% ../nbs/05_runs.ipynb #a7503935
 _held = {} # run folder -> open file holding its lock, for this process

@@ -61,10 +61,85 @@ def test_magic_train_shows_a_job(panel, capsys):
 
 def test_every_word_is_used_and_translated():
     "Each catalogue has exactly English's keys, and the panel's code uses every one of them."
-    from llmft import board as B, chattab
+    from llmft import board as B, chattab, tasktabs
     src = Path(B.__file__).read_text()
-    code = src[:src.index('LABELS = dict(')] + src[src.index('LANGUAGES = dict('):] + Path(chattab.__file__).read_text()
+    code = src[:src.index('LABELS = dict(')] + src[src.index('LANGUAGES = dict('):] + ''.join(
+        Path(m.__file__).read_text() for m in (chattab, tasktabs))
     assert set(B.LABELS) == {'en', 'zh', 'ru', 'ko', 'ja'}
     for lang, words in B.LABELS.items(): assert set(words) == set(B.LABELS['en']), lang
     unused = [k for k in B.LABELS['en'] if f"'{k}'" not in code]
     assert not unused, f"words no widget or message uses: {unused}"
+
+# The Evaluate and Export tabs (nbs/11c_tasktabs.ipynb): each runs the `llmft` command in a child it watches.
+import html, json, re
+from llmft.jobs import pid_alive
+
+def _categories(table: str) -> dict:
+    "category -> accuracy % of an `EvalResult` table (its rows with an empty category column)."
+    return {c: float(a) for c, a in re.findall(r"<tr><td>([^<]+)</td><td></td><td>\d+</td><td>([\d.]+)</td></tr>", table)}
+
+def test_evaluate_tab_reports_what_the_cli_does(panel, capsys):
+    from llmft.cli import main
+    b, tmp = panel
+    e = b.evaluate
+    assert (e.target.value, b.tabs.get_title(3)) == ('llmft-tiny', 'Evaluate')
+    e.split.value, e.n_shot.value, e.save_dir.value = 'val', 1, str(tmp/'ev')
+    e.b_run.click(); e.wait()
+    assert e.task.state == 'finished' and e.bar.value == 1.0, e.info.value
+    assert not pid_alive(e.task.proc.pid) # the model's memory went with the child
+    main(['eval', 'llmft-tiny', 'task=mmlu_demo', 'split=val', 'n_shot=1'])
+    cli = {c.strip(): float(a) for c, a in (l.split(':') for l in capsys.readouterr().out.strip().splitlines())}
+    assert _categories(e.table.value) == cli and 'Average' in cli
+    n = int(re.search(r'<td>Average</td><td></td><td>(\d+)</td>', e.table.value)[1])
+    assert e.task.progress == dict(done=n, total=n) # what fed the bar: the child's own count of questions
+    assert e.rows.where.value.startswith('row 1 / ') and 'Answer:' in e.rows.html.value
+    e.rows.b_next.click()
+    assert e.rows.where.value.startswith('row 2 / ')
+
+def test_predict_tab_rows_one_by_one(panel):
+    b, tmp = panel
+    e = b.evaluate
+    e.kind.selected_index, e.max_samples.value, e.max_new_tokens.value, e.save_dir.value = 1, 2, 4, str(tmp/'pr')
+    e.b_run.click(); e.wait()
+    assert e.task.state == 'finished', e.info.value
+    rows = [json.loads(l) for l in (tmp/'pr'/'generated_predictions.jsonl').read_text().splitlines()]
+    metrics = json.loads((tmp/'pr'/'predict_results.json').read_text())
+    assert e.task.progress == dict(done=2, total=2)
+    assert f"<td>predict_rouge-l</td><td>{metrics['predict_rouge-l']:.2f}</td>" in e.table.value
+    assert e.rows.where.value == 'row 1 / 2' and html.escape(rows[0]['label']) in e.rows.html.value
+    e.rows.b_next.click()
+    assert e.rows.where.value == 'row 2 / 2' and html.escape(rows[1]['label']) in e.rows.html.value
+    assert 'bleu-4' in e.rows.html.value
+
+def test_export_tab_shows_parity_files_and_command(panel):
+    b, tmp = panel
+    x = b.export
+    x.out.value, x.shard_size.value = str(tmp/'merged'), '2MB'
+    want = f"llmft export llmft-tiny --out {tmp/'merged'} --format safetensors --shard-size 2MB"
+    assert want in x.command.value
+    x.b_run.click(); x.wait()
+    assert x.task.state == 'finished' and x.task.command == want, x.info.value
+    assert 'parity ok' in x.parity.value and 'max logit difference' in x.parity.value
+    assert "same greedy text <b style='color:#080'>yes</b>" in x.parity.value
+    names = sorted(f.name for f in (tmp/'merged').iterdir())
+    assert 'model.safetensors.index.json' in names and all(f'<td>{n}</td>' in x.files.value for n in names)
+    x.b_run.click(); x.wait() # the folder is full now: the child's own one line comes back
+    assert x.task.state == 'failed' and x.info.value.count('\n') == 0
+    assert f"llmft export: error: {tmp/'merged'} is not empty" in x.info.value
+
+def test_bad_inputs_give_one_line_and_no_child(panel):
+    b, tmp = panel
+    e, x = b.evaluate, b.export
+    e.task_dir.value = str(tmp/'nowhere')
+    e.b_run.click()
+    assert 'nowhere' in e.info.value and 'Traceback' not in e.info.value and '\n' not in e.info.value, e.info.value
+    e.kind.selected_index, e.dataset.value = 1, 'identiy'
+    e.b_run.click()
+    assert "dataset 'identiy'" in e.info.value and "did you mean 'identity'" in e.info.value, e.info.value
+    (tmp/'runs'/'a').mkdir(parents=True, exist_ok=True); (tmp/'runs'/'a'/'config.yaml').write_text('{}')
+    x.target.value = str(tmp/'runs'/'b')
+    x.b_run.click()
+    assert f"no such run folder or model: '{tmp/'runs'/'b'}' (did you mean '{tmp/'runs'/'a'}'?)" in x.info.value
+    assert e.task is None and x.task is None
+    b.use_language('ru')
+    assert (e.b_run.description, e.kind.titles[0], b.tabs.get_title(4)) == ('Запустить', 'Множественный выбор', 'Экспорт')

@@ -1,6 +1,6 @@
 """The panel in a real browser: JupyterLab on a loopback port, Debian's Chromium driven by Playwright.
 Start a run and watch it to the end, start a second and stop it mid-run, reload the page and find both again,
-then switch the panel to Japanese."""
+evaluate the tiny model and see the table, export it and see the parity check, then switch the panel to Japanese."""
 import json, os, secrets, shutil, socket, subprocess, sys, time
 from pathlib import Path
 import pytest
@@ -50,6 +50,15 @@ def button(page, label):
     "The panel's button labelled `label` (JupyterLab's own buttons are not widgets)."
     return page.locator('button.jupyter-button', has_text=label).first
 
+def visible_button(page, label):
+    "The shown panel button whose whole label is `label`."
+    import re
+    return page.locator('button.jupyter-button:visible').filter(has_text=re.compile(f'^{re.escape(label)}$')).first
+
+def tab(page, title):
+    "The panel's tab titled `title`."
+    return page.locator('.widget-tab .lm-TabBar-tab', has_text=title).first
+
 PLOT_POINTS = "() => Math.max(0, ...[...document.querySelectorAll('.js-plotly-plot')].map(p => p.data && p.data[0] && p.data[0].x ? p.data[0].x.length : 0))"
 
 def test_board_in_jupyterlab(lab):
@@ -98,7 +107,21 @@ def test_board_in_jupyterlab(lab):
         page.wait_for_function("() => document.body.innerText.includes('finished ·')", timeout=60_000)
         page.wait_for_function(f"() => ({PLOT_POINTS})() === 6", timeout=30_000)
         page.screenshot(path=str(tmp/'reloaded.png'), full_page=True)
+        tab(page, 'Evaluate').click() # multiple choice on the bundled mmlu_demo, by `llmft eval` in a child
+        visible_button(page, 'Run').click()
+        page.wait_for_function("() => document.body.innerText.includes('accuracy %')", timeout=180_000)
+        page.wait_for_function("() => document.body.innerText.includes('row 1 / ')", timeout=60_000)
+        assert 'Average' in page.locator('.widget-tab-contents').first.inner_text()
+        page.screenshot(path=str(tmp/'evaluate.png'), full_page=True)
+        tab(page, 'Export').click() # safetensors into exports/llmft-tiny-safetensors, by `llmft export` in a child
+        assert 'llmft export llmft-tiny --out exports/llmft-tiny-safetensors' in page.content()
+        visible_button(page, 'Run').click()
+        page.wait_for_function("() => document.body.innerText.includes('parity ok')", timeout=180_000)
+        assert 'same greedy text' in page.content() and (tmp/'exports'/'llmft-tiny-safetensors'/'config.json').exists()
+        page.screenshot(path=str(tmp/'export.png'), full_page=True)
+        tab(page, 'Train').click()
         page.locator('.widget-dropdown select').first.select_option(label='日本語') # the language, at the panel's top
+        tab(page, 'エクスポート').wait_for(timeout=60_000)
         page.locator('.widget-tab .lm-TabBar-tab', has_text='実行履歴').first.wait_for(timeout=30_000)
         page.locator('button.jupyter-button:visible', has_text='開始').first.wait_for(timeout=30_000) # Open went back to Train
         assert 'Error displaying widget' not in page.content()
