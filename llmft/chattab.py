@@ -10,7 +10,7 @@ Docs: https://llmft.github.io/llmft/chattab.html.md"""
 
 # %% ../nbs/11b_chattab.ipynb #a635f39b
 from __future__ import annotations
-import html, json, os, secrets, signal, socket, subprocess, sys, tempfile, threading, time
+import html, json, os, secrets, signal, socket, subprocess, sys, tempfile, threading, time, weakref
 from pathlib import Path
 from .config import ConfigError
 from .jobs import pid_alive
@@ -25,6 +25,13 @@ def free_port() -> int:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
 
+def _end(proc):
+    "End `proc` and its process group: politely, then for sure."
+    if proc.poll() is not None: return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try: proc.wait(20)
+    except subprocess.TimeoutExpired: os.killpg(proc.pid, signal.SIGKILL); proc.wait()
+
 class ModelServer:
     "`model_or_run` served by `llmft serve` in a child process on a loopback port with a random key."
     def __init__(self, model_or_run, engine='hf', timeout=300, **overrides):
@@ -35,6 +42,7 @@ class ModelServer:
                '--api-key', self.key, '--engine', engine, *[f'{k}={v}' for k, v in overrides.items()]]
         with open(self.log, 'wb') as f:
             self.proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
+        self._end = weakref.finalize(self, _end, self.proc) # also when the kernel exits or the object is dropped
         self.url, self.http = f'http://127.0.0.1:{self.port}', httpx.Client(timeout=None)
         end = time.time() + timeout
         while True:
@@ -69,10 +77,7 @@ class ModelServer:
 
     def close(self):
         "End the child (its memory goes with it)."
-        if self.alive:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try: self.proc.wait(20)
-            except subprocess.TimeoutExpired: os.killpg(self.proc.pid, signal.SIGKILL); self.proc.wait()
+        self._end()
         self.http.close()
 
     def __enter__(self): return self

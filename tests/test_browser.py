@@ -1,6 +1,7 @@
 """The panel in a real browser: JupyterLab on a loopback port, Debian's Chromium driven by Playwright.
 Start a run and watch it to the end, start a second and stop it mid-run, reload the page and find both again,
-evaluate the tiny model and see the table, export it and see the parity check, then switch the panel to Japanese."""
+evaluate the tiny model and see the table, export it and see the parity check, chat with the base model beside the
+finished run and see a streamed reply in each column, then switch the panel to Japanese."""
 import json, os, secrets, shutil, socket, subprocess, sys, time
 from pathlib import Path
 import pytest
@@ -119,6 +120,19 @@ def test_board_in_jupyterlab(lab):
         page.wait_for_function("() => document.body.innerText.includes('parity ok')", timeout=180_000)
         assert 'same greedy text' in page.content() and (tmp/'exports'/'llmft-tiny-safetensors'/'config.json').exists()
         page.screenshot(path=str(tmp/'export.png'), full_page=True)
+        tab(page, 'Chat').click() # the base model beside run a, each in an `llmft serve` child, one message to both
+        for label, value in (('Compare with run', 'runs/a'), ('temperature', '1'), ('top_p', '1'), ('max_new_tokens', '8')):
+            box = page.locator('.widget-inline-hbox:visible', has_text=label).locator('input, textarea').first
+            box.fill(value); box.press('Tab')
+        visible_button(page, 'Load').click()
+        page.wait_for_function("() => document.body.innerText.split('(template smollm2)').length === 3", timeout=180_000)
+        msg = page.locator('input[placeholder="Type a message, Enter to send"]')
+        msg.fill('Who are you?'); msg.press('Enter')
+        page.wait_for_function("() => document.body.innerText.split('assistant:').length === 3", timeout=120_000)
+        assert page.locator('.widget-html:visible', has_text='user: Who are you?').count() == 2 # a column each
+        page.screenshot(path=str(tmp/'chat.png'), full_page=True)
+        visible_button(page, 'Unload').click()
+        page.wait_for_function("() => !document.body.innerText.includes('(template smollm2)')", timeout=60_000)
         tab(page, 'Train').click()
         page.locator('.widget-dropdown select').first.select_option(label='日本語') # the language, at the panel's top
         tab(page, 'エクスポート').wait_for(timeout=60_000)
