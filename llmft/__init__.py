@@ -2,7 +2,6 @@
 
 Modules:
 
-- `llmft.board`: `llmft.board()`: configure, start, watch, stop, resume and compare runs in a widget panel inside the notebook.
 - `llmft.chattab`: Chat with a base model and a fine-tuned run side by side in the panel, each served by `llmft serve` in a child process, so unloading frees its memory.
 - `llmft.cli`: `llmft train | chat | preview | serve (api) | eval | predict | export | demo | examples | env | version`: thin over the Python API.
 - `llmft.config`: One `RunConfig` describes a whole run: which model, which data, which method, how to train and how to generate.
@@ -20,6 +19,7 @@ Modules:
 - `llmft.model`: Load a tokenizer and a causal LM at the precision the device supports, pick the chat template, and set up the fine-tuning method: LoRA and its variants, QLoRA, freeze, full or GaLore.
 - `llmft.notebook`: A run's curves, live in Jupyter: a Plotly `FigureWidget`, or the same figure as an image where the widget cannot render.
 - `llmft.packing`: Put several short examples in one `cutoff_len` row so fewer slots are padding; with neat packing, examples in a row cannot see each other.
+- `llmft.panel`: `llmft.board()`: configure, start, watch, stop, resume and compare runs in a widget panel inside the notebook.
 - `llmft.ppo`: The `ppo` stage: RLHF with one base model in memory, the policy, the reward model and the reference as adapters.
 - `llmft.preference`: The `dpo` stage (DPO with sigmoid, hinge or IPO loss; ORPO and SimPO without a reference model) and the `kto` stage, on one `Trainer` subclass that computes the loss from sequence log-probabilities.
 - `llmft.processors`: Turn aligned records into token ids and labels for each training stage, with truncation that keeps the answer, counts of everything kept, truncated and skipped, and a view of what trains.
@@ -39,7 +39,7 @@ _api = dict(train='llmft.trainer', chat='llmft.infer', ChatModel='llmft.infer', 
             RunConfig='llmft.config', ConfigError='llmft.config', Run='llmft.runs', LossCurve='llmft.notebook', preview='llmft.datapreview',
             evaluate='llmft.evaluation', predict='llmft.evaluation', perplexity='llmft.evaluation', export='llmft.exporter',
             estimate='llmft.memory', launch='llmft.jobs', attach='llmft.jobs', Job='llmft.jobs', list_runs='llmft.jobs',
-            board='llmft.board')
+            board='llmft.panel')
 
 def __getattr__(name):
     if name not in _api: raise AttributeError(f"module 'llmft' has no attribute {name!r}")

@@ -29,7 +29,7 @@ def _show(w):
 
 def _train(args, cell):
     from llmft.jobs import launch
-    from llmft.board import RunView
+    from llmft.panel import RunView
     if cell is not None:
         cfg, over = yaml.safe_load(cell) or {}, args
         if not isinstance(cfg, dict): raise ConfigError("the cell must hold YAML `key: value` lines")
@@ -43,11 +43,11 @@ def _train(args, cell):
     return job
 
 def _board(args, cell):
-    from llmft.board import board
+    from llmft.panel import board
     return board(args[0] if args else None)
 
 def _chat(args, cell):
-    from llmft.board import WORDS
+    from llmft.panel import WORDS
     from llmft.chattab import ChatTab, chat_columns
     if len(args) > 1: raise ConfigError("chat takes one run folder or model: %llmft chat [RUN|MODEL]")
     if not args: return ChatTab(WORDS)
@@ -56,7 +56,7 @@ def _chat(args, cell):
     return tab
 
 def _runs(args, cell):
-    from llmft.board import RunsTab
+    from llmft.panel import RunsTab
     return RunsTab(args[0] if args else 'runs').widget
 
 def _preview(args, cell):

@@ -3,7 +3,7 @@ Resume continues to the same final step; the Runs tab overlays runs; the magics 
 import os, time
 from pathlib import Path
 import pytest
-from llmft.board import board
+from llmft.panel import board
 from test_jobs import HELPERS, wait_for
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def test_magic_train_shows_a_job(panel, capsys):
 
 def test_every_word_is_used_and_translated():
     "Each catalogue has exactly English's keys, and the panel's code uses every one of them."
-    from llmft import board as B, chattab, tasktabs
+    from llmft import panel as B, chattab, tasktabs
     src = Path(B.__file__).read_text()
     code = src[:src.index('LABELS = dict(')] + src[src.index('LANGUAGES = dict('):] + ''.join(
         Path(m.__file__).read_text() for m in (chattab, tasktabs))
@@ -143,3 +143,10 @@ def test_bad_inputs_give_one_line_and_no_child(panel):
     assert e.task is None and x.task is None
     b.use_language('ru')
     assert (e.b_run.description, e.kind.titles[0], b.tabs.get_title(4)) == ('Запустить', 'Множественный выбор', 'Экспорт')
+
+def test_llmft_board_stays_the_function():
+    "`llmft.board()` works however often it is called and whatever was imported: no module shadows an API name."
+    import llmft, llmft.panel, llmft.magics
+    assert llmft.board is llmft.panel.board and llmft.board is llmft.board
+    modules = {p.stem for p in Path(llmft.__file__).parent.glob('*.py')}
+    assert not set(llmft._api) & modules, f"API names that are also module names: {set(llmft._api) & modules}"

@@ -103,6 +103,11 @@ def test_board_in_jupyterlab(lab):
         page.reload()
         page.wait_for_function("() => document.body.innerText.includes('stopped ·')", timeout=120_000)
         page.locator('.widget-tab .lm-TabBar-tab', has_text='Runs').first.click()
+        page.locator('select[multiple]:visible').first.select_option(label=['runs/a', 'runs/b'])
+        button(page, 'Compare').click() # both curves overlaid, then one opened
+        page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')].some(p => p.data && p.data.length === 2)",
+                               timeout=30_000)
+        page.screenshot(path=str(tmp/'runs.png'), full_page=True)
         page.locator('select[multiple]:visible').first.select_option(label='runs/a')
         button(page, 'Open').click()
         page.wait_for_function("() => document.body.innerText.includes('finished ·')", timeout=60_000)
