@@ -560,6 +560,7 @@ class Board:
         self.widget = W.VBox([self.lang, self.tabs])
         if config_or_run is not None: self.open(config_or_run)
         for t in (self.evaluate, self.export): t.target.value = self.form.model.value # the model on the form
+        self.chat.model.value = self.form.model.value
         self.changed()
 
     def _ipython_display_(self):

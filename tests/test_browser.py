@@ -145,4 +145,7 @@ def test_board_in_jupyterlab(lab):
         page.locator('button.jupyter-button:visible', has_text='開始').first.wait_for(timeout=30_000) # Open went back to Train
         assert 'Error displaying widget' not in page.content()
         browser.close()
-    print('screenshots in', tmp)
+    keep = os.environ.get('LLMFT_SCREENSHOTS') # a folder to keep the screenshots in (the run's own folder goes)
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        for png in tmp.glob('*.png'): shutil.copy2(png, Path(keep)/png.name)
