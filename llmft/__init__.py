@@ -14,7 +14,7 @@ Modules:
 - `llmft.infer`: Chat with a base model or a finished run, in one call, streaming or in batches, with the template the run trained on, on transformers or on vLLM.
 - `llmft.jobs`: Training in a child process that the notebook watches through the run folder: `launch`, `attach`, stop, cancel, resume.
 - `llmft.loss`: The next-token loss and the sequence log-probabilities of a causal LM with its head computed only at the positions that have labels: the same numbers and gradients as the full logits, without most of the work.
-- `llmft.magics`: `%load_ext llmft`, then `%llmft train CONFIG`, `%%llmft train` with the YAML in the cell, `%llmft board`, `chat`, `runs`, `preview`, `stop`.
+- `llmft.magics`: `%load_ext llmft`, then `%llmft train`, `%%llmft train` (YAML in the cell), `board`, `chat`, `runs`, `preview`, `stop`.
 - `llmft.methods`: Every fine-tuning method in one shape: what it does to the model as it loads, what it adds to the training arguments, the optimizer it builds, and what it does around saving the run.
 - `llmft.model`: Load a tokenizer and a causal LM at the precision the device supports, pick the chat template, and set up the fine-tuning method: LoRA and its variants, QLoRA, freeze, full or GaLore.
 - `llmft.notebook`: A run's curves, live in Jupyter: a Plotly `FigureWidget`, or the same figure as an image where the widget cannot render.

@@ -453,9 +453,10 @@ def _check_schedule(cfg: RunConfig):
     ev = t.extra.get('per_device_eval_batch_size', 8) # the Trainer's default
     _check(m.stage != 'grpo' or not cfg.data.val_size or ev % m.num_generations == 0,
            f"num_generations={m.num_generations}: with val_size, TRL evaluates whole groups of answers, so "
-           f"per_device_eval_batch_size ({ev}) must be a multiple of it; e.g. per_device_eval_batch_size={m.num_generations}")
-    _check(m.stage != 'grpo' or not t.extra.get('auto_find_batch_size'), "auto_find_batch_size with stage=grpo: a smaller "
-           "batch would split the groups of num_generations answers; set per_device_train_batch_size yourself")
+           f"per_device_eval_batch_size ({ev}) must be a multiple of it; "
+           f"e.g. per_device_eval_batch_size={m.num_generations}")
+    _check(m.stage != 'grpo' or not t.extra.get('auto_find_batch_size'),
+           "auto_find_batch_size with stage=grpo: a smaller batch would split the groups of num_generations answers; set per_device_train_batch_size yourself")
     if not t.early_stopping_steps: return
     _check(cfg.data.val_size, f"early_stopping_steps={t.early_stopping_steps} needs an evaluation split: set val_size "
            "(e.g. val_size=0.1)")
@@ -467,9 +468,10 @@ def _check_schedule(cfg: RunConfig):
 def _check_stage(cfg: RunConfig):
     "What a stage cannot start without, which its trainer would otherwise find only once the model is loaded."
     m = cfg.method
-    _check(m.stage != 'ppo' or m.reward_model, "stage=ppo needs reward_model: a run folder of stage: rm, or 'module:function'")
-    _check(m.stage != 'grpo' or m.reward_funcs, "stage=grpo needs reward_funcs: a list of 'module:function' names, each "
-           "f(prompts, completions, **columns) -> list of floats")
+    _check(m.stage != 'ppo' or m.reward_model,
+           "stage=ppo needs reward_model: a run folder of stage: rm, or 'module:function'")
+    _check(m.stage != 'grpo' or m.reward_funcs,
+           "stage=grpo needs reward_funcs: a list of 'module:function' names, each f(prompts, completions, **columns) -> list of floats")
 
 def validate(cfg: RunConfig) -> RunConfig:
     "Raise `ConfigError` with the reason when `cfg` cannot run."

@@ -139,8 +139,8 @@ PPO_STATE = 'ppo_state.json' # the KL coefficient and score statistics, so a res
 class PPOTrainer(ValueHeadSaving, LoggedStats, Trainer):
     "PPO on one shared base: each trainer step is one minibatch update on a cached rollout."
     adapters = ['default']
-    def __init__(self, *a, cfg, reward_fn=None, mini_batch_size=None, ref_model=None, reward=(None, None, False), template,
-                 **kw):
+    def __init__(self, *a, cfg, reward_fn=None, mini_batch_size=None, ref_model=None, reward=(None, None, False),
+                 template, **kw):
         super().__init__(*a, **kw)
         self.model_accepts_loss_kwargs = False
         m, g = cfg.method, cfg.generate

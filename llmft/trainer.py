@@ -93,7 +93,8 @@ def padding_free_ok(cfg: RunConfig, model) -> str|None:
     if cfg.data.packing or cfg.data.neat_packing: return 'the rows are packed'
     if cfg.model.shift_attn: return 'S²-attention splits fixed-length rows into groups'
     if not type(base).__module__.startswith('transformers.models.'):
-        return f"{type(base).__name__} is not one of transformers' own models, which build the block mask from positions"
+        return (f"{type(base).__name__} is not one of transformers' own models, "
+                "which build the block mask from positions")
     return None
 
 def build_trainer(cfg: RunConfig, ld, args, train_ds, eval_ds, callbacks, optimizers=(None, None)):
