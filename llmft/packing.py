@@ -19,7 +19,8 @@ def best_fit(lengths, capacity) -> list:
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     room, bins = [], [] # room sorted ascending, bins aligned with it
     for i in order:
-        if lengths[i] > capacity: raise ValueError(f"example {i} has {lengths[i]} tokens, more than the {capacity} a row holds")
+        if lengths[i] > capacity:
+            raise ValueError(f"example {i} has {lengths[i]} tokens, more than the {capacity} a row holds")
         k = bisect.bisect_left(room, lengths[i])
         if k == len(room): room.append(capacity - lengths[i]); bins.append([i])
         else:
@@ -58,7 +59,8 @@ class PackedCollator:
                    labels=torch.tensor([pad(r['labels'], IGNORE) for r in rows]))
         if 'position_ids' in rows[0]:
             out['use_cache'] = False
-            out['position_ids'] = torch.tensor([list(r['position_ids']) + list(range(r['position_ids'][-1] + 1, r['position_ids'][-1] + 1 + n - len(r['position_ids']))) for r in rows])
+            more = lambda pos: list(range(pos[-1] + 1, pos[-1] + 1 + n - len(pos))) # the padding goes on counting
+            out['position_ids'] = torch.tensor([list(r['position_ids']) + more(r['position_ids']) for r in rows])
         else: out['attention_mask'] = torch.tensor([pad([1]*len(r['input_ids']), 0) for r in rows])
         return out
 

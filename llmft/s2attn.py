@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['S2_NAME', 'S2_MODELS', 'group_masks', 's2_attention', 'register_s2', 'enable_s2_attention']
+__all__ = ['S2_NAME', 'S2_MODELS', 'group_masks', 's2_attention', 'register_attention', 'enable_s2_attention']
 
 # %% ../nbs/04c_s2attn.ipynb #d9476ebd
 S2_NAME = 'llmft_s2'
@@ -55,12 +55,12 @@ def s2_attention(module, query, key, value, attention_mask, dropout=0.0, scaling
                      _grouped(query[:, half:], key[:, half:], value[:, half:], attention_mask, shift, G, scaling, dropout)], 1)
     return out.transpose(1, 2).contiguous(), None
 
-def register_s2():
-    "Register `s2_attention` and sdpa's mask under `S2_NAME` with transformers."
+def register_attention(name, fn):
+    "Register the attention function `fn` under `name` with transformers, its mask built as sdpa's."
     from transformers import AttentionInterface
     from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
-    AttentionInterface.register(S2_NAME, s2_attention)
-    AttentionMaskInterface.register(S2_NAME, sdpa_mask)
+    AttentionInterface.register(name, fn)
+    AttentionMaskInterface.register(name, sdpa_mask)
 
 def enable_s2_attention(model, group_size: int) -> str:
     "Make `model` train with shift short attention in groups of `group_size`; returns a note."
@@ -69,7 +69,7 @@ def enable_s2_attention(model, group_size: int) -> str:
     if tc.model_type not in S2_MODELS or getattr(tc, 'sliding_window', None):
         raise ConfigError(f"shift_attn: S²-attention is implemented for {', '.join(S2_MODELS)} models without sliding windows, not {tc.model_type}; remove shift_attn")
     if group_size < 2: raise ConfigError(f"shift_attn: groups of cutoff_len/4 = {group_size} tokens are too short; raise cutoff_len")
-    register_s2()
+    register_attention(S2_NAME, s2_attention)
     tc.s2_group_size = group_size
     model.set_attn_implementation(S2_NAME)
     return f"shift_attn: S²-attention while training, groups of {group_size} tokens (cutoff_len / 4), half the heads shifted by {group_size // 2}"

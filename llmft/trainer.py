@@ -13,6 +13,7 @@ from .data import check_datasets, stream_records
 from .processors import load_and_process, process_stream, SFTCollator, PairwiseCollator
 from .packing import pack_rows, PackedCollator, PaddingFreeCollator
 from .loss import head_loss_model, labelled_loss
+from .segments import enable_segment_attention
 from .model import load_model
 from .memory import fit_to_device
 from .runs import (Run, MetricsCallback, prepare_run_dir, peak_memory_mb, write_json_atomic, save_loss_plots, atomic_checkpoints,
@@ -100,10 +101,11 @@ def padding_free_ok(cfg: RunConfig, model) -> str|None:
 def build_trainer(cfg: RunConfig, ld, args, train_ds, eval_ds, callbacks, optimizers=(None, None)):
     "The `Trainer` of the `pt` and `sft` stages (`LabelledLossTrainer`)."
     packed, why = cfg.data.packing or cfg.data.neat_packing, padding_free_ok(cfg, ld.model)
-    if cfg.data.padding_free and not packed:
-        print("batches: padding-free (each batch's examples in one row, attention within each; the padded loss)"
-              if why is None else f"batches: padded (padding_free: not here, {why})")
     free = cfg.data.padding_free and why is None
+    if cfg.data.padding_free and not packed:
+        print(f"batches: padding-free (each batch's examples in one row, attention within each, by "
+              f"{enable_segment_attention(ld.model)}; the padded loss)" if free else
+              f"batches: padded (padding_free: not here, {why})")
     collator = (PaddingFreeCollator if free else PackedCollator if packed else SFTCollator)(ld.tokenizer.pad_token_id)
     return _trainer_cls()(model=ld.model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
                           data_collator=collator, processing_class=ld.tokenizer, callbacks=callbacks,
