@@ -10,7 +10,7 @@ from __future__ import annotations
 from .templates import IGNORE
 
 # %% auto #0
-__all__ = ['head_loss_model', 'labelled_logits', 'labelled_loss', 'labelled_logps']
+__all__ = ['head_loss_model', 'example_ids', 'labelled_logits', 'labelled_loss', 'labelled_logps']
 
 # %% ../nbs/04d_loss.ipynb #7958f3e5
 def head_loss_model(model):
@@ -23,13 +23,20 @@ def head_loss_model(model):
     return lm if all(getattr(c, k, 1) in (1, None) for k in ('logit_scale', 'logits_scaling')) else None
 
 # %% ../nbs/04d_loss.ipynb #bb3bf126
+def example_ids(labels, position_ids=None):
+    "The example of each position of `labels`: its row, or in one padding-free row of restarting positions, its segment."
+    import torch
+    if position_ids is not None and len(labels) == 1 and len(position_ids) == 1:
+        return ((position_ids == 0).cumsum(-1) - 1).clamp(min=0).expand_as(labels)
+    return torch.arange(len(labels), device=labels.device)[:, None].expand_as(labels)
+
 def labelled_logits(lm, input_ids, labels, **kw):
-    "(logits, next tokens, row of each) at the positions whose next token has a label; `kw` go to the decoder."
+    "(logits, next tokens, example of each) at the positions whose next token has a label; `kw` go to the decoder."
     import torch.nn.functional as F
     nxt = F.pad(labels, (0, 1), value=IGNORE)[:, 1:]
     keep = nxt != IGNORE
     h = lm.model(input_ids=input_ids, **kw).last_hidden_state
-    return lm.lm_head(h[keep]).float(), nxt[keep], keep.nonzero()[:, 0]
+    return lm.lm_head(h[keep]).float(), nxt[keep], example_ids(labels, kw.get('position_ids'))[keep]
 
 # %% ../nbs/04d_loss.ipynb #0b4307c3
 def labelled_loss(lm, inputs, num_items_in_batch=None):
@@ -43,9 +50,9 @@ def labelled_loss(lm, inputs, num_items_in_batch=None):
 
 # %% ../nbs/04d_loss.ipynb #1f6ee958
 def labelled_logps(lm, input_ids, labels, **kw):
-    "(sum of the log-probabilities of the labelled tokens, their number) per row, the head only at those tokens."
+    "(sum of the log-probabilities of the labelled tokens, their number) per example, the head only at those tokens."
     import torch, torch.nn.functional as F
     logits, tgt, row = labelled_logits(lm, input_ids, labels, **kw)
     lp = -F.cross_entropy(logits, tgt, reduction='none')
-    n = len(input_ids)
+    n = int(example_ids(labels, kw.get('position_ids'))[:, -1].max()) + 1
     return lp.new_zeros(n).index_add(0, row, lp), torch.bincount(row, minlength=n)

@@ -9,9 +9,10 @@ Docs: https://llmft.github.io/llmft/packing.html.md"""
 from __future__ import annotations
 import bisect
 from .templates import IGNORE
+from .processors import pair_rows
 
 # %% auto #0
-__all__ = ['best_fit', 'pack_rows', 'join_rows', 'PackedCollator', 'token_logprobs', 'PaddingFreeCollator']
+__all__ = ['best_fit', 'pack_rows', 'join_rows', 'PackedCollator', 'token_logprobs', 'PaddingFreeCollator', 'PaddingFreePairs']
 
 # %% ../nbs/03c_packing.ipynb #bca2ab5f
 def best_fit(lengths, capacity) -> list:
@@ -75,3 +76,7 @@ def token_logprobs(model, input_ids, **kw):
 class PaddingFreeCollator(PackedCollator):
     "The rows of a batch joined into one neat row: the padded batch's loss and gradients without computing a pad."
     def __call__(self, rows): return super().__call__([join_rows(rows, neat=True)])
+
+class PaddingFreePairs(PaddingFreeCollator):
+    "A batch of pairs as one neat row: its chosen answers, then its rejected ones (the `dpo` stage's batches)."
+    def __call__(self, rows): return super().__call__(pair_rows(rows))

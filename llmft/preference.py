@@ -18,21 +18,25 @@ from .config import RunConfig, load_config
 from .processors import PairwiseCollator, SFTCollator
 from .runs import LoggedStats
 from .templates import IGNORE
-from .loss import head_loss_model, labelled_logps
+from .loss import head_loss_model, labelled_logps, example_ids
+from .packing import PaddingFreePairs
+from .trainer import batch_collator
 
 # %% auto #0
 __all__ = ['sequence_logps', 'dpo_loss', 'orpo_loss', 'simpo_loss', 'kto_loss', 'KTOCollator', 'reference_free',
            'PreferenceTrainer', 'load_reference', 'build_trainer']
 
 # %% ../nbs/06c_preference.ipynb #6906b718
-def sequence_logps(model, input_ids, attention_mask, labels):
-    "(sum of the log-probabilities of the answer tokens, number of answer tokens) per row."
-    if (lm := head_loss_model(model)) is not None:
-        return labelled_logps(lm, input_ids, labels, attention_mask=attention_mask, use_cache=False)
-    logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits[:, :-1].float()
-    tgt = labels[:, 1:]
-    lp = -F.cross_entropy(logits.transpose(1, 2), tgt, ignore_index=IGNORE, reduction='none')
-    return lp.sum(-1), (tgt != IGNORE).sum(-1)
+def sequence_logps(model, input_ids, attention_mask, labels, position_ids=None):
+    "(sum of the log-probabilities of the answer tokens, number of answer tokens) per example (row or segment)."
+    kw = dict(attention_mask=attention_mask, position_ids=position_ids, use_cache=False)
+    if (lm := head_loss_model(model)) is not None: return labelled_logps(lm, input_ids, labels, **kw)
+    logits = model(input_ids=input_ids, **kw).logits[:, :-1].float()
+    tgt, ex = labels[:, 1:], example_ids(labels, position_ids)[:, :-1]
+    keep = tgt != IGNORE
+    lp = -F.cross_entropy(logits[keep], tgt[keep], reduction='none')
+    n = int(ex[:, -1].max()) + 1
+    return lp.new_zeros(n).index_add(0, ex[keep], lp), torch.bincount(ex[keep], minlength=n)
 
 # %% ../nbs/06c_preference.ipynb #f3b089ff
 def dpo_loss(pi_w, pi_l, ref_w, ref_l, beta=0.1, loss='sigmoid', label_smoothing=0.0):
@@ -80,21 +84,22 @@ class PreferenceTrainer(LoggedStats, Trainer):
         self.method, self.ref_model = method, ref_model
         if ref_model is not None: self.ref_model = ref_model.to(self.args.device).eval().requires_grad_(False)
 
-    def reference_logps(self, model, ids, mask, labels):
+    def reference_logps(self, model, *inputs):
         "Summed answer log-probs under the reference: `ref_model`, else `model` with its adapters off."
         with torch.no_grad():
-            if self.ref_model is not None: return sequence_logps(self.ref_model, ids, mask, labels)[0]
-            with self.accelerator.unwrap_model(model).disable_adapter(): return sequence_logps(model, ids, mask, labels)[0]
+            if self.ref_model is not None: return sequence_logps(self.ref_model, *inputs)[0]
+            with self.accelerator.unwrap_model(model).disable_adapter(): return sequence_logps(model, *inputs)[0]
 
     def pair_loss(self, model, b):
         "Mean DPO/ORPO/SimPO loss of a batch of chosen rows followed by rejected rows, and its statistics."
         m = self.method
-        lp, n = sequence_logps(model, b['input_ids'], b['attention_mask'], b['labels'])
+        inputs = b['input_ids'], b.get('attention_mask'), b['labels'], b.get('position_ids') # padded or padding-free
+        lp, n = sequence_logps(model, *inputs)
         k, avg = len(lp) // 2, lp / n.clamp(min=1)
         if m.pref_loss == 'orpo': losses, rw, rl = orpo_loss(avg[:k], avg[k:], m.pref_beta)
         elif m.pref_loss == 'simpo': losses, rw, rl = simpo_loss(avg[:k], avg[k:], m.pref_beta, m.simpo_gamma)
         else:
-            ref = self.reference_logps(model, b['input_ids'], b['attention_mask'], b['labels'])
+            ref = self.reference_logps(model, *inputs)
             pi, ref = (avg, ref / n.clamp(min=1)) if m.pref_loss == 'ipo' else (lp, ref)
             losses, rw, rl = dpo_loss(pi[:k], pi[k:], ref[:k], ref[k:], m.pref_beta, m.pref_loss, m.dpo_label_smoothing)
         loss = losses.mean() - m.pref_ftx * avg[:k].mean()
@@ -141,6 +146,7 @@ def build_trainer(cfg: RunConfig, ld, args, train_ds, eval_ds, callbacks, optimi
     else:
         ref = load_reference(cfg)
         print(f"reference: {m.ref_model or 'a frozen copy of ' + cfg.model.model_name_or_path}")
-    collator = (KTOCollator if m.stage == 'kto' else PairwiseCollator)(ld.tokenizer.pad_token_id)
+    collator = KTOCollator(ld.tokenizer.pad_token_id) if m.stage == 'kto' else \
+        batch_collator(cfg, ld, PairwiseCollator, PaddingFreePairs)
     return PreferenceTrainer(model=ld.model, args=args, train_dataset=train_ds, eval_dataset=eval_ds, data_collator=collator,
                              processing_class=ld.tokenizer, callbacks=callbacks, optimizers=optimizers, method=m, ref_model=ref)

@@ -19,7 +19,7 @@ from .templates import Template, encode_pairs, IGNORE
 __all__ = ['ENCODERS', 'STAGE_PROCESSOR', 'ROWS_VERSION', 'truncate_pairs', 'encode_sft', 'last_answer', 'masked_row',
            'encode_pairwise', 'encode_unsupervised', 'encode_feedback', 'check_tools', 'ProcessReport', 'pt_blocks',
            'pt_documents', 'fingerprint', 'process', 'add_kl', 'load_and_process', 'StreamDataset', 'process_stream',
-           'SFTCollator', 'PairwiseCollator', 'TokenView', 'show_tokens']
+           'SFTCollator', 'pair_rows', 'PairwiseCollator', 'TokenView', 'show_tokens']
 
 # %% ../nbs/03b_processors.ipynb #5e1f8b86
 def truncate_pairs(pairs, cutoff):
@@ -284,10 +284,13 @@ class SFTCollator:
         return dict(input_ids=_pad(ids, self.pad, self.multiple_of), labels=_pad([r['labels'] for r in rows], IGNORE, self.multiple_of),
                     attention_mask=_pad([[1]*len(i) for i in ids], 0, self.multiple_of))
 
+def pair_rows(rows) -> list:
+    "The chosen rows of a batch of pairs, then their rejected rows, as rows of `input_ids` and `labels`."
+    return [dict(input_ids=r[f'{k}_input_ids'], labels=r[f'{k}_labels']) for k in ('chosen', 'rejected') for r in rows]
+
 class PairwiseCollator(SFTCollator):
     "Chosen rows then rejected rows, padded together."
-    def __call__(self, rows):
-        return super().__call__([dict(input_ids=r[f'{k}_input_ids'], labels=r[f'{k}_labels']) for k in ('chosen', 'rejected') for r in rows])
+    def __call__(self, rows): return super().__call__(pair_rows(rows))
 
 # %% ../nbs/03b_processors.ipynb #793605ac
 class TokenView:

@@ -21,8 +21,8 @@ from .runs import (Run, MetricsCallback, prepare_run_dir, peak_memory_mb, write_
                         StatusCallback, stop_signals, log_to, RESULT, CONFIG, LOG, STOP)
 
 # %% auto #0
-__all__ = ['STAGE_MODULES', 'training_arguments', 'print_progress', 'stage_module', 'padding_free_ok', 'build_trainer',
-           'load_data', 'predict_after_training', 'train', 'user_callbacks']
+__all__ = ['STAGE_MODULES', 'training_arguments', 'print_progress', 'stage_module', 'padding_free_ok', 'batch_collator',
+           'build_trainer', 'load_data', 'predict_after_training', 'train', 'user_callbacks']
 
 # %% ../nbs/06_trainer.ipynb #86c6a8e9
 def _early_stopping(t, has_eval) -> dict:
@@ -98,15 +98,20 @@ def padding_free_ok(cfg: RunConfig, model) -> str|None:
                 "which build the block mask from positions")
     return None
 
+def batch_collator(cfg: RunConfig, ld, padded, free):
+    "A `free` collator where `cfg`'s batches can be padding-free (attention then per example), else `padded`; says which."
+    why = padding_free_ok(cfg, ld.model)
+    if cfg.data.padding_free and why is None:
+        print(f"batches: padding-free (each batch's examples in one row, attention within each, by "
+              f"{enable_segment_attention(ld.model)}; the padded loss)")
+        return free(ld.tokenizer.pad_token_id)
+    if cfg.data.padding_free and why != 'the rows are packed': print(f"batches: padded (padding_free: not here, {why})")
+    return padded(ld.tokenizer.pad_token_id)
+
 def build_trainer(cfg: RunConfig, ld, args, train_ds, eval_ds, callbacks, optimizers=(None, None)):
     "The `Trainer` of the `pt` and `sft` stages (`LabelledLossTrainer`)."
-    packed, why = cfg.data.packing or cfg.data.neat_packing, padding_free_ok(cfg, ld.model)
-    free = cfg.data.padding_free and why is None
-    if cfg.data.padding_free and not packed:
-        print(f"batches: padding-free (each batch's examples in one row, attention within each, by "
-              f"{enable_segment_attention(ld.model)}; the padded loss)" if free else
-              f"batches: padded (padding_free: not here, {why})")
-    collator = (PaddingFreeCollator if free else PackedCollator if packed else SFTCollator)(ld.tokenizer.pad_token_id)
+    packed = cfg.data.packing or cfg.data.neat_packing
+    collator = batch_collator(cfg, ld, PackedCollator if packed else SFTCollator, PaddingFreeCollator)
     return _trainer_cls()(model=ld.model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
                           data_collator=collator, processing_class=ld.tokenizer, callbacks=callbacks,
                           optimizers=optimizers)
