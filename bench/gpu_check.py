@@ -1,6 +1,8 @@
 """Exercise every GPU path of llmft's model loader on the tiny model and print one line per path: ran (with what it
 showed) or skipped (and why). Paths: precision pick, sdpa, flash-attention 2, QLoRA in 4 and 8 bits, LoRA under bf16 and
-fp16 autocast, GaLore, S²-attention, vLLM. Runs in well under 3 minutes on one GPU.
+fp16 autocast, GaLore, S²-attention, vLLM, and a throughput line: LoRA and QLoRA on a 1B-class Llama with random
+weights, llmft against TRL + PEFT (`bench/train_bench.py --tables auto,qlora`, tokens/s and peak GPU memory; it needs
+the trl package). Runs in about 5 minutes on one GPU, most of it the throughput line.
 
 It needs only torch, transformers, peft, accelerate and pyyaml; each path imports what it needs and is skipped, naming
 the package, when that is missing. llmft need not be installed: the repository root is put on the path.
@@ -155,9 +157,42 @@ def vllm(model):
     if n == 0: raise AssertionError("vLLM generated nothing")
     return f"vLLM {__import__('vllm').__version__} generated {n} tokens"
 
+def _llama_1b(model):
+    "A folder holding a TinyLlama-1.1B-shaped Llama with random bf16 weights and the tiny model's tokenizer."
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
+    d = Path(tempfile.mkdtemp(prefix='llama1b-'))
+    tok = AutoTokenizer.from_pretrained(model)
+    c = LlamaConfig(hidden_size=2048, intermediate_size=5632, num_hidden_layers=22, num_attention_heads=32,
+                    num_key_value_heads=4, vocab_size=len(tok), max_position_embeddings=2048,
+                    bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    torch.manual_seed(0)
+    with torch.device('cuda'): m = AutoModelForCausalLM.from_config(c, dtype=torch.bfloat16)
+    m.save_pretrained(d); tok.save_pretrained(d)
+    del m; torch.cuda.empty_cache()
+    return d
+
+def throughput(model):
+    "LoRA and QLoRA on a 1B-class Llama: llmft against TRL + PEFT (bench/train_bench.py's job, one round of 20 steps)."
+    need_cuda(); need('trl', 'bitsandbytes')
+    import json, subprocess
+    d = _llama_1b(model)
+    out = d/'bench.json'
+    bench = Path(__file__).resolve().parent/'train_bench.py'
+    r = subprocess.run([sys.executable, str(bench), '--model', str(d), '--tables', 'auto,qlora', '--rounds', '1',
+                        '--steps', '20', '--out', str(out)], capture_output=True, text=True)
+    if r.returncode: raise AssertionError(f"train_bench failed: {(r.stderr or r.stdout).strip().splitlines()[-1:]}")
+    tables = json.loads(out.read_text())['tables']
+    def line(name):
+        (_, a), (_, b) = tables[name]['runs'][:2]
+        return (f"{'LoRA' if name == 'auto' else 'QLoRA'} {a['real_tps']:.0f} tokens/s vs TRL {b['real_tps']:.0f} "
+                f"(x{a['real_tps'] / b['real_tps']:.2f}), peak {a['peak_gpu_mb']} vs {b['peak_gpu_mb']} MB "
+                f"(x{a['peak_gpu_mb'] / b['peak_gpu_mb']:.2f})")
+    return '; '.join(line(n) for n in ('auto', 'qlora'))
+
 PATHS = dict(precision=precision, sdpa=sdpa, flash_attention_2=flash_attention_2, qlora_4bit=lambda m: qlora(m, 4),
              qlora_8bit=lambda m: qlora(m, 8), lora_bf16=lambda m: lora_autocast(m, 'bf16'), lora_fp16=lambda m: lora_autocast(m, 'fp16'),
-             galore=galore, s2_attention=s2_attention, vllm=vllm)
+             galore=galore, s2_attention=s2_attention, vllm=vllm, throughput=throughput)
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])

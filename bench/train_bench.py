@@ -15,7 +15,10 @@ memory (and `torch.cuda.max_memory_allocated` on a GPU), the loss at every step,
 split computed by the same function for both (fp32, completion tokens). Then llmft / baseline with min and max over
 rounds. Tables: `fp32` (both in fp32, each with its own defaults), `equal` (both fp32 with gradient checkpointing on),
 `auto` (llmft's automatic precision against the baseline's defaults), `dpo`
-(10 steps of DPO on the bundled pairs against TRL's `DPOTrainer`), `packed` (as `auto`, llmft with neat packing).
+(10 steps of DPO on the bundled pairs against TRL's `DPOTrainer`), `packed` (as `auto`, llmft with neat packing),
+`qlora` (GPU only: as `auto` with the base quantized to 4 bits, the baseline through `BitsAndBytesConfig`).
+`--model DIR` runs the same job on another model folder (`bench/gpu_check.py`'s throughput line uses a 1B-class
+Llama with random weights); `--out FILE` writes the results elsewhere than `bench/results/train_bench.json`.
 
     .venv/bin/python bench/train_bench.py [--rounds 2] [--steps 20] [--tables fp32,auto,dpo]   # or: make bench
 """
@@ -109,7 +112,8 @@ def lora_sizes(model):
 def run_llmft(a, d, precision, stage):
     import llmft
     cb = catcher()
-    kw = dict(model=MODEL, dataset='bench_train' if stage == 'sft' else 'dpo_demo', output_dir=f'{d}/run',
+    kw = dict(model=a.get('model', MODEL), dataset='bench_train' if stage == 'sft' else 'dpo_demo',
+              output_dir=f'{d}/run',
               overwrite_output_dir=True, max_steps=a['steps'], per_device_train_batch_size=a['batch'],
               learning_rate=a['lr'], lora_rank=a['rank'], cutoff_len=a['cutoff'], seed=a['seed'], logging_steps=1,
               save_steps=10**6, precision=precision, stage=stage, **a.get('extra', {}))
@@ -124,9 +128,15 @@ def run_trl(a, d, precision, stage):
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from llmft.registry import resolve_model
-    path = resolve_model(MODEL).path
+    path = resolve_model(a.get('model', MODEL)).path
     tok = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    quant = {}
+    if a.get('extra', {}).get('quantization_bit') == 4: # what a QLoRA user writes: nf4, double quant, bf16 compute
+        from transformers import BitsAndBytesConfig
+        quant = dict(quantization_config=BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type='nf4',
+                                                            bnb_4bit_use_double_quant=True,
+                                                            bnb_4bit_compute_dtype=torch.bfloat16), device_map={'': 0})
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32 if precision == 'fp32' else 'auto', **quant)
     cb = catcher()
     common = dict(output_dir=f'{d}/run', max_steps=a['steps'], per_device_train_batch_size=a['batch'],
                   learning_rate=a['lr'], seed=a['seed'], logging_steps=1, save_strategy='no', report_to='none',
@@ -172,27 +182,33 @@ def child(which, a, precision, stage):
         if stage == 'sft':
             from transformers import AutoTokenizer
             from llmft.registry import resolve_model
+            tok = AutoTokenizer.from_pretrained(resolve_model(a.get('model', MODEL)).path)
             r.update(real_tps=round(sum(probe.real[1:]) / secs, 1), padded_tps=round(sum(probe.padded[1:]) / secs, 1),
                      cpu_tps=round(sum(probe.real[1:]) / cpu, 1),
                      labelled_tokens=sum(probe.labelled), sizes=lora_sizes(cb.model),
-                     eval_loss=round(eval_loss(cb.model, AutoTokenizer.from_pretrained(resolve_model(MODEL).path),
+                     eval_loss=round(eval_loss(cb.model, tok,
                                                records(d, 'bench_eval'), a['cutoff']), 4))
         else: r['pairs_per_s'] = round(a['batch'] * len(steps) / secs, 3)
     print('RESULT ' + json.dumps(r), flush=True)
 
 def matmul_peak(dtype, n=1024, reps=20):
-    "GFLOP/s of an n x n matmul on this machine (the MFU denominator)."
+    "GFLOP/s of an n x n matmul on this machine's GPU, else its CPU (the MFU denominator)."
     import torch
-    x = torch.randn(n, n, dtype=dtype)
+    gpu = torch.cuda.is_available()
+    n = 8192 if gpu else n
+    x = torch.randn(n, n, dtype=dtype, device='cuda' if gpu else 'cpu')
     for _ in range(3): x @ x
+    if gpu: torch.cuda.synchronize()
     t = time.time()
     for _ in range(reps): x @ x
+    if gpu: torch.cuda.synchronize()
     return 2 * n**3 * reps / (time.time() - t) / 1e9
 
 # name: (stage, llmft's precision, the baseline's, llmft's other keys)
 TABLES = dict(fp32=('sft', 'fp32', 'fp32', {}), auto=('sft', 'auto', 'default', {}), dpo=('dpo', 'auto', 'default', {}),
               equal=('sft', 'fp32', 'fp32', dict(disable_gradient_checkpointing=False)), # checkpointing on in both
-              packed=('sft', 'auto', 'default', dict(neat_packing=True)))
+              packed=('sft', 'auto', 'default', dict(neat_packing=True)),
+              qlora=('sft', 'auto', 'default', dict(quantization_bit=4)))
 
 def spawn(which, a, precision, stage):
     cmd = [sys.executable, __file__, '--child', which, '--args', json.dumps(a), '--precision', precision,
@@ -212,8 +228,9 @@ def mfu(r, peak):
 def summarize(name, runs, a):
     "Print one table: each run, then llmft / baseline with min and max over rounds."
     stage = TABLES[name][0]
-    keys = ['real_tps', 'cpu_tps', 'padded_tps', 'startup_s', 'peak_rss_mb', 'eval_loss', 'mfu'] if stage == 'sft' else \
-           ['pairs_per_s', 'step_s', 'startup_s', 'peak_rss_mb']
+    keys = (['real_tps', 'cpu_tps', 'padded_tps', 'startup_s', 'peak_rss_mb', 'eval_loss', 'mfu'] if stage == 'sft'
+            else ['pairs_per_s', 'step_s', 'startup_s', 'peak_rss_mb'])
+    if any(r.get('peak_gpu_mb') for _, r in runs): keys.insert(keys.index('peak_rss_mb'), 'peak_gpu_mb')
     extra = ''.join(f', {k}={v}' for k, v in TABLES[name][3].items())
     print(f"\n## {name}: llmft precision={TABLES[name][1]}{extra} vs baseline {TABLES[name][2]}; {stage}, "
           f"{a['steps']} steps")
@@ -233,11 +250,14 @@ def main():
     p.add_argument('--rounds', type=int, default=2)
     p.add_argument('--steps', type=int, default=JOB['steps'])
     p.add_argument('--tables', default='fp32,equal,auto,dpo')
+    p.add_argument('--model', default=MODEL, help='a model name or folder (default: SmolLM2-135M-Instruct)')
+    p.add_argument('--out', help='where the results go (default: bench/results/train_bench.json)')
     p.add_argument('--child', choices=['llmft', 'trl'])
     p.add_argument('--args'); p.add_argument('--precision'); p.add_argument('--stage')
     o = p.parse_args()
     if o.child: return child(o.child, json.loads(o.args), o.precision, o.stage)
     import torch
+    if 'qlora' in o.tables and not torch.cuda.is_available(): sys.exit("--tables qlora: QLoRA needs a CUDA GPU")
     peaks = dict(fp32=matmul_peak(torch.float32), bf16=matmul_peak(torch.bfloat16))
     print(f"matmul peak here: fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s; "
           f"{os.cpu_count()} CPUs, shared: expect noise of 10-20% between rounds")
@@ -246,7 +266,7 @@ def main():
     for _ in range(o.rounds): # round by round, so that a cut-short invocation still has every table once
         for name in names:
             stage, prec, base, extra = TABLES[name]
-            a = {**JOB, 'steps': o.steps if stage == 'sft' else 10}
+            a = {**JOB, 'steps': o.steps if stage == 'sft' else 10, 'model': o.model}
             for which in ('llmft', 'trl'):
                 r = spawn(which, {**a, 'extra': extra}, prec if which == 'llmft' else base, stage)
                 if stage == 'sft': r['mfu'] = round(mfu(r, peaks[r['precision']]), 3)
@@ -259,7 +279,7 @@ def main():
         if TABLES[name][0] == 'sft':
             print('MFU (fraction of the measured matmul peak): ' + ', '.join(f"{w} {r['mfu']}" for w, r in runs[name]))
     res = ROOT/'bench'/'results'
-    (res/'train_bench.json').write_text(json.dumps(out, indent=1) + '\n')
+    Path(o.out or res/'train_bench.json').write_text(json.dumps(out, indent=1) + '\n')
     (res/'train_bench.partial.json').unlink(missing_ok=True)
 
 if __name__ == '__main__': main()
