@@ -32,7 +32,7 @@ def _end(proc):
     try: proc.wait(20)
     except subprocess.TimeoutExpired: os.killpg(proc.pid, signal.SIGKILL); proc.wait()
 
-# %% ../nbs/11b_chattab.ipynb #17aa751d
+# %% ../nbs/11b_chattab.ipynb #2ae632a8
 class ModelServer:
     "`model_or_run` served by `llmft serve` in a child process on a loopback port with a random key."
     def __init__(self, model_or_run, engine='hf', timeout=300, **overrides):
@@ -69,7 +69,7 @@ class ModelServer:
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()
 
-# %% ../nbs/11b_chattab.ipynb #cefd1f49
+# %% ../nbs/11b_chattab.ipynb #6bc1257f
 from fastcore.basics import patch
 
 @patch
@@ -100,7 +100,7 @@ def _turn(m: dict) -> str:
     role = {'tool': 'tool result'}.get(m['role'], m['role']) + (' (tool call)' if calls else '')
     return _bubble(role, (m.get('content') or '') + calls)
 
-# %% ../nbs/11b_chattab.ipynb #38672da4
+# %% ../nbs/11b_chattab.ipynb #014bd55b
 def engines() -> list:
     "The inference engines installed here: hf always, vllm when it imports."
     import importlib.util
@@ -118,7 +118,7 @@ def tool_list(text: str) -> list|None:
         raise ConfigError('chat: tools must be a JSON list of function definitions (objects)')
     return tools
 
-# %% ../nbs/11b_chattab.ipynb #5ea0a876
+# %% ../nbs/11b_chattab.ipynb #935a9b02
 class ChatTab:
     "Chat with a model, or a model and a run side by side, each served from a child process."
     def __init__(self, words, model='smollm2-135m-instruct', run=''):
@@ -188,7 +188,7 @@ def clear(self: ChatTab):
     self.histories = [[] for _ in self.servers]
     for o in getattr(self, 'outputs', []): o.value = ''
 
-# %% ../nbs/11b_chattab.ipynb #b1b35fde
+# %% ../nbs/11b_chattab.ipynb #ea8541d2
 @patch
 def send(self: ChatTab, text=None):
     "Ask every column `text` (default: the message box; a tool result when that box is ticked) and stream the answers."
@@ -222,7 +222,7 @@ def wait(self: ChatTab, timeout=300):
     "Block until the replies being written (or a load in the background) are done."
     for t in self.threads: t.join(timeout)
 
-# %% ../nbs/11b_chattab.ipynb #c8897385
+# %% ../nbs/11b_chattab.ipynb #2f0592db
 @patch
 def load_soon(self: ChatTab):
     "Start `load` in a thread so the cell returns at once; `send` and `wait` wait for it."
@@ -234,7 +234,7 @@ def _ipython_display_(self: ChatTab):
     from IPython.display import display
     display(self.widget)
 
-# %% ../nbs/11b_chattab.ipynb #aaa166e3
+# %% ../nbs/11b_chattab.ipynb #8c163e88
 def chat_columns(name: str) -> tuple:
     "What `%llmft chat NAME` compares: a run folder beside the base model it was trained from, else a model alone."
     from llmft.runs import Run, CONFIG
