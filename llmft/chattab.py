@@ -32,6 +32,7 @@ def _end(proc):
     try: proc.wait(20)
     except subprocess.TimeoutExpired: os.killpg(proc.pid, signal.SIGKILL); proc.wait()
 
+# %% ../nbs/11b_chattab.ipynb #2ae632a8
 class ModelServer:
     "`model_or_run` served by `llmft serve` in a child process on a loopback port with a random key."
     def __init__(self, model_or_run, engine='hf', timeout=300, **overrides):
@@ -60,21 +61,6 @@ class ModelServer:
     @property
     def alive(self) -> bool: return self.proc.poll() is None
 
-    def stream(self, messages, tools=None, **gen):
-        """The answer to `messages` as the server streams it: `{'content': piece}` deltas, and with `tools` (OpenAI
-        function definitions) a `{'tool_calls': [...]}` delta when the model calls one; `gen`: temperature, top_p..."""
-        body = dict(messages=messages, stream=True, **({'tools': tools} if tools else {}),
-                    **{k: v for k, v in gen.items() if v is not None})
-        with self.http.stream('POST', f'{self.url}/v1/chat/completions', json=body,
-                              headers={'Authorization': f'Bearer {self.key}'}) as r:
-            if r.status_code != 200: raise ConfigError(f"chat: {json.loads(r.read())['error']['message']}")
-            for line in r.iter_lines():
-                if not line.startswith('data: ') or line == 'data: [DONE]': continue
-                delta = json.loads(line[6:])['choices'][0]['delta']
-                if delta.get('content'): yield dict(content=delta['content'])
-                if delta.get('tool_calls'): yield dict(tool_calls=[{k: v for k, v in c.items() if k != 'index'}
-                                                                    for c in delta['tool_calls']])
-
     def close(self):
         "End the child (its memory goes with it)."
         self._end()
@@ -82,6 +68,25 @@ class ModelServer:
 
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()
+
+# %% ../nbs/11b_chattab.ipynb #6bc1257f
+from fastcore.basics import patch
+
+@patch
+def stream(self: ModelServer, messages, tools=None, **gen):
+    """The answer to `messages` as the server streams it: `{'content': piece}` deltas, and with `tools` (OpenAI
+    function definitions) a `{'tool_calls': [...]}` delta when the model calls one; `gen`: temperature, top_p..."""
+    body = dict(messages=messages, stream=True, **({'tools': tools} if tools else {}),
+                **{k: v for k, v in gen.items() if v is not None})
+    with self.http.stream('POST', f'{self.url}/v1/chat/completions', json=body,
+                          headers={'Authorization': f'Bearer {self.key}'}) as r:
+        if r.status_code != 200: raise ConfigError(f"chat: {json.loads(r.read())['error']['message']}")
+        for line in r.iter_lines():
+            if not line.startswith('data: ') or line == 'data: [DONE]': continue
+            delta = json.loads(line[6:])['choices'][0]['delta']
+            if delta.get('content'): yield dict(content=delta['content'])
+            if delta.get('tool_calls'): yield dict(tool_calls=[{k: v for k, v in c.items() if k != 'index'}
+                                                                for c in delta['tool_calls']])
 
 # %% ../nbs/11b_chattab.ipynb #4fa2c5b9
 def _bubble(role, text) -> str:
@@ -95,6 +100,7 @@ def _turn(m: dict) -> str:
     role = {'tool': 'tool result'}.get(m['role'], m['role']) + (' (tool call)' if calls else '')
     return _bubble(role, (m.get('content') or '') + calls)
 
+# %% ../nbs/11b_chattab.ipynb #014bd55b
 def engines() -> list:
     "The inference engines installed here: hf always, vllm when it imports."
     import importlib.util
@@ -112,6 +118,7 @@ def tool_list(text: str) -> list|None:
         raise ConfigError('chat: tools must be a JSON list of function definitions (objects)')
     return tools
 
+# %% ../nbs/11b_chattab.ipynb #935a9b02
 class ChatTab:
     "Chat with a model, or a model and a run side by side, each served from a child process."
     def __init__(self, words, model='smollm2-135m-instruct', run=''):
@@ -153,8 +160,6 @@ class ChatTab:
         except ConfigError as e: self.info.value = f"<span style='color:#c00'>{html.escape(str(e))}</span>"
 
 # %% ../nbs/11b_chattab.ipynb #13739f86
-from fastcore.basics import patch
-
 @patch
 def load(self: ChatTab):
     "Serve the model (and the run, when one is given) in child processes; ends the ones served before."
@@ -183,6 +188,7 @@ def clear(self: ChatTab):
     self.histories = [[] for _ in self.servers]
     for o in getattr(self, 'outputs', []): o.value = ''
 
+# %% ../nbs/11b_chattab.ipynb #ea8541d2
 @patch
 def send(self: ChatTab, text=None):
     "Ask every column `text` (default: the message box; a tool result when that box is ticked) and stream the answers."
@@ -216,6 +222,7 @@ def wait(self: ChatTab, timeout=300):
     "Block until the replies being written (or a load in the background) are done."
     for t in self.threads: t.join(timeout)
 
+# %% ../nbs/11b_chattab.ipynb #2f0592db
 @patch
 def load_soon(self: ChatTab):
     "Start `load` in a thread so the cell returns at once; `send` and `wait` wait for it."
@@ -227,6 +234,7 @@ def _ipython_display_(self: ChatTab):
     from IPython.display import display
     display(self.widget)
 
+# %% ../nbs/11b_chattab.ipynb #8c163e88
 def chat_columns(name: str) -> tuple:
     "What `%llmft chat NAME` compares: a run folder beside the base model it was trained from, else a model alone."
     from llmft.runs import Run, CONFIG

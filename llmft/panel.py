@@ -26,152 +26,143 @@ __all__ = ['LABELS', 'LANGUAGES', 'WORDS', 'METHOD_KEYS', 'METHOD_FIELDS', 'MAIN
            'compare_figure', 'RunsTab', 'Board', 'board']
 
 # %% ../nbs/12_panel.ipynb #b36143ee
-LABELS = dict(
-    en=dict(template_own="the model's own", engine='Engine', tools='Tools (JSON)',
-            stop_words='Stop strings (one per line)', as_tool='tool result',
-            tools_hint='[{"type": "function", "function": {"name": ..., "parameters": {...}}}]',
-            chat='Chat', chat_run='Compare with run', system='System prompt', message='Type a message, Enter to send',
-            unload='Unload', send='Send', clear='Clear',
-            train='Train', runs='Runs', model='Model', template='Template',
-            template_hint='from the registry or the tokenizer',
-            stage='Stage', method='Method', dataset='Datasets', files='or data files', dataset_dir='Dataset folder',
-            main='Hyperparameters', advanced='Advanced', other='Other keys (YAML)',
-            other_hint='any other config or TrainingArguments key: value', start='Start', stop='Stop (save)',
-            cancel='Cancel', resume='Resume', check='Check template & preview data', export_cfg='YAML / command',
-            load='Load', load_path='YAML file or run folder', refresh='Refresh', compare='Compare', open='Open',
-            log_scale='Log scale', root='Runs folder', fits='fits', no_fit='will not fit', free='free',
-            no_runs='no runs yet', language='Language', started='started', cancelled='cancelled', resumed='resumed',
-            stopping='stopping: the run saves a checkpoint at the end of this step',
-            busy='a run is already going: stop or cancel it first', registry_template='registry template',
-            no_estimate='memory estimate not available',
-            template_ok="template check: the template matches the tokenizer's own"),
-    zh=dict(template_own='模型自带', engine='推理引擎', tools='工具（JSON）', stop_words='停止词（每行一个）', as_tool='工具结果',
-            tools_hint='[{"type": "function", "function": {"name": ..., "parameters": {...}}}]',
-            chat='对话', chat_run='对比的运行', system='系统提示词', message='输入消息，回车发送', unload='卸载', send='发送', clear='清空',
-            train='训练', runs='运行记录', model='模型', template='对话模板', template_hint='来自注册表或分词器',
-            stage='训练阶段', method='微调方法', dataset='数据集', files='或数据文件', dataset_dir='数据目录',
-            main='超参数', advanced='高级设置', other='其他参数 (YAML)',
-            other_hint='任意其他配置或 TrainingArguments 参数: 值', start='开始', stop='停止（保存）', cancel='取消',
-            resume='继续', check='检查模板并预览数据', export_cfg='YAML / 命令行', load='加载',
-            load_path='YAML 文件或运行目录', refresh='刷新', compare='对比', open='打开', log_scale='对数坐标',
-            root='运行目录', fits='可以容纳', no_fit='内存不足', free='可用', no_runs='暂无运行记录', language='语言',
-            started='已开始', cancelled='已取消', resumed='已继续', stopping='正在停止：本步结束时保存检查点',
-            busy='已有训练在进行：请先停止或取消', registry_template='注册表模板', no_estimate='无法估算内存',
-            template_ok='模板检查：与分词器自带的模板一致'),
-    ru=dict(template_own='собственный шаблон модели', engine='Движок', tools='Инструменты (JSON)',
-            stop_words='Стоп-строки (по одной в строке)', as_tool='результат инструмента',
-            tools_hint='[{"type": "function", "function": {"name": ..., "parameters": {...}}}]',
-            chat='Чат', chat_run='Сравнить с запуском', system='Системный промпт',
-            message='Сообщение, Enter — отправить', unload='Выгрузить', send='Отправить', clear='Очистить',
-            train='Обучение', runs='Запуски', model='Модель', template='Шаблон',
-            template_hint='из реестра или токенизатора', stage='Этап', method='Метод', dataset='Наборы данных',
-            files='или файлы данных', dataset_dir='Папка данных', main='Гиперпараметры', advanced='Дополнительно',
-            other='Другие ключи (YAML)', other_hint='любой другой ключ конфигурации или TrainingArguments: значение',
-            start='Старт', stop='Стоп (сохранить)', cancel='Отмена', resume='Продолжить',
-            check='Проверить шаблон и данные', export_cfg='YAML / команда', load='Загрузить',
-            load_path='YAML-файл или папка запуска', refresh='Обновить', compare='Сравнить', open='Открыть',
-            log_scale='Логарифмическая шкала', root='Папка запусков', fits='помещается', no_fit='не поместится',
-            free='свободно', no_runs='запусков пока нет', language='Язык', started='запущено', cancelled='отменено',
-            resumed='продолжено', stopping='остановка: в конце шага будет сохранена контрольная точка',
-            busy='обучение уже идёт: сначала остановите или отмените его', registry_template='шаблон из реестра',
-            no_estimate='оценка памяти недоступна',
-            template_ok='проверка шаблона: совпадает с шаблоном токенизатора'),
-    ko=dict(template_own='모델 자체 템플릿', engine='엔진', tools='도구 (JSON)', stop_words='중지 문자열 (한 줄에 하나)', as_tool='도구 결과',
-            tools_hint='[{"type": "function", "function": {"name": ..., "parameters": {...}}}]',
-            chat='채팅', chat_run='비교할 실행', system='시스템 프롬프트', message='메시지 입력, Enter로 전송', unload='언로드',
-            send='보내기', clear='지우기',
-            train='학습', runs='실행 기록', model='모델', template='템플릿', template_hint='레지스트리 또는 토크나이저에서',
-            stage='단계', method='방법', dataset='데이터셋', files='또는 데이터 파일', dataset_dir='데이터 폴더',
-            main='하이퍼파라미터', advanced='고급', other='기타 키 (YAML)', other_hint='기타 설정 또는 TrainingArguments 키: 값',
-            start='시작', stop='중지 (저장)', cancel='취소', resume='재개', check='템플릿 확인 및 데이터 미리보기',
-            export_cfg='YAML / 명령어', load='불러오기', load_path='YAML 파일 또는 실행 폴더', refresh='새로고침',
-            compare='비교', open='열기', log_scale='로그 스케일', root='실행 폴더', fits='충분함', no_fit='메모리 부족',
-            free='여유', no_runs='아직 실행 기록이 없습니다', language='언어', started='시작됨', cancelled='취소됨',
-            resumed='재개됨', stopping='중지 중: 이번 단계가 끝나면 체크포인트를 저장합니다',
-            busy='이미 학습 중입니다: 먼저 중지하거나 취소하세요', registry_template='레지스트리 템플릿',
-            no_estimate='메모리 추정을 사용할 수 없습니다', template_ok='템플릿 확인: 토크나이저 자체 템플릿과 일치합니다'),
-    ja=dict(template_own='モデル自身のテンプレート', engine='エンジン', tools='ツール（JSON）', stop_words='停止文字列（1行に1つ）', as_tool='ツール結果',
-            tools_hint='[{"type": "function", "function": {"name": ..., "parameters": {...}}}]',
-            chat='チャット', chat_run='比較する実行', system='システムプロンプト', message='メッセージを入力、Enterで送信', unload='アンロード',
-            send='送信', clear='クリア',
-            train='学習', runs='実行履歴', model='モデル', template='テンプレート',
-            template_hint='レジストリまたはトークナイザーから', stage='ステージ', method='手法', dataset='データセット',
-            files='またはデータファイル', dataset_dir='データフォルダ', main='ハイパーパラメータ', advanced='詳細設定',
-            other='その他のキー (YAML)', other_hint='その他の設定または TrainingArguments のキー: 値', start='開始',
-            stop='停止（保存）', cancel='キャンセル', resume='再開', check='テンプレート確認とデータプレビュー',
-            export_cfg='YAML / コマンド', load='読み込み', load_path='YAML ファイルまたは実行フォルダ', refresh='更新',
-            compare='比較', open='開く', log_scale='対数スケール', root='実行フォルダ', fits='収まります',
-            no_fit='メモリ不足', free='空き', no_runs='まだ実行がありません', language='言語', started='開始しました',
-            cancelled='キャンセルしました', resumed='再開しました',
-            stopping='停止中: このステップの終わりにチェックポイントを保存します',
-            busy='学習が実行中です: 先に停止またはキャンセルしてください', registry_template='レジストリのテンプレート',
-            no_estimate='メモリ推定は利用できません', template_ok='テンプレート確認: トークナイザー独自のテンプレートと一致'))
-for _lang, _words in dict( # the Evaluate and Export tabs' words (nbs/11c_tasktabs.ipynb), in the same catalogues
-    en=dict(evaluate='Evaluate', export='Export', target='Model or run', target_hint='model alias, path or run folder',
-            run_task='Run', stop_task='Stop', no_target='name a model or a run folder',
-            not_found='no such run folder or model', task_busy='a task is already running: stop it first',
-            running='running', finished='finished', stopped='stopped', prev='Previous', next='Next', row='row',
-            prompt='Prompt', reference='Reference', prediction='Prediction', scores='Scores', task='Task',
-            task_dir='Task folder', split='Split', n_shot='Shots (n_shot)', eval_lang='Question language',
-            eval_dataset='Dataset', max_samples='Max samples', max_new_tokens='Max new tokens',
-            repetition_penalty='Repetition penalty', batch_size='Batch size', save_dir='Save to',
-            save_hint='a folder (empty: a new temporary one)', choice='Multiple choice', predict='Predict',
-            format='Format', dtype='Data type', shard_size='Shard size', out_dir='Output folder', overwrite='Overwrite',
-            command='Command line', dtype_auto="the base model's", yes='yes', no='no', parity='Parity check',
-            parity_ok='parity ok', parity_failed='parity FAILED', max_diff='max logit difference', bound='bound',
-            greedy_same='same greedy text', tokenizer='same tokenizer', folder_size='Folder', out_files='files'),
-    zh=dict(evaluate='评估', export='导出', target='模型或运行', target_hint='模型别名、路径或运行目录', run_task='运行',
-            stop_task='停止', no_target='请填写模型或运行目录', not_found='没有这个运行目录或模型',
-            task_busy='已有任务在运行：请先停止', running='运行中', finished='已完成', stopped='已停止', prev='上一条',
-            next='下一条', row='第', prompt='提示词', reference='参考答案', prediction='预测', scores='得分', task='任务',
-            task_dir='任务目录', split='数据划分', n_shot='示例数 (n_shot)', eval_lang='题目语言', eval_dataset='数据集',
-            max_samples='最大样本数', max_new_tokens='最大生成长度', repetition_penalty='重复惩罚', batch_size='批大小',
-            save_dir='保存到', save_hint='目录（留空：新建临时目录）', choice='多项选择', predict='预测',
-            format='格式', dtype='数据类型', shard_size='分片大小', out_dir='输出目录', overwrite='覆盖',
-            command='命令行', dtype_auto='与基座模型相同', yes='是', no='否', parity='一致性检查', parity_ok='一致',
-            parity_failed='不一致', max_diff='最大 logit 差', bound='上限', greedy_same='贪心生成文本相同',
-            tokenizer='分词器相同', folder_size='目录', out_files='个文件'),
-    ru=dict(evaluate='Оценка', export='Экспорт', target='Модель или запуск',
-            target_hint='псевдоним модели, путь или папка запуска', run_task='Запустить', stop_task='Остановить',
-            no_target='укажите модель или папку запуска', not_found='нет такой папки запуска или модели',
-            task_busy='задача уже выполняется: сначала остановите её', running='выполняется', finished='завершено',
-            stopped='остановлено', prev='Назад', next='Вперёд', row='строка', prompt='Промпт', reference='Эталон',
-            prediction='Предсказание', scores='Оценки', task='Задача', task_dir='Папка задач', split='Часть',
-            n_shot='Примеров (n_shot)', eval_lang='Язык вопросов', eval_dataset='Набор данных',
-            max_samples='Макс. примеров', max_new_tokens='Макс. новых токенов', repetition_penalty='Штраф за повтор',
-            batch_size='Размер батча', save_dir='Сохранить в', save_hint='папка (пусто: новая временная)',
-            choice='Множественный выбор', predict='Предсказание', format='Формат', dtype='Тип данных',
-            shard_size='Размер шарда', out_dir='Папка вывода', overwrite='Перезаписать', command='Командная строка',
-            dtype_auto='как у базовой модели', yes='да', no='нет', parity='Проверка совпадения',
-            parity_ok='совпадает', parity_failed='НЕ совпадает', max_diff='макс. разница логитов', bound='порог',
-            greedy_same='тот же жадный текст', tokenizer='тот же токенизатор', folder_size='Папка', out_files='файлов'),
-    ko=dict(evaluate='평가', export='내보내기', target='모델 또는 실행', target_hint='모델 별칭, 경로 또는 실행 폴더',
-            run_task='실행', stop_task='중지', no_target='모델 또는 실행 폴더를 입력하세요',
-            not_found='그런 실행 폴더나 모델이 없습니다', task_busy='이미 작업이 실행 중입니다: 먼저 중지하세요',
-            running='실행 중', finished='완료됨', stopped='중지됨', prev='이전', next='다음', row='행', prompt='프롬프트',
-            reference='정답', prediction='예측', scores='점수', task='작업', task_dir='작업 폴더', split='분할',
-            n_shot='예시 수 (n_shot)', eval_lang='문제 언어', eval_dataset='데이터셋', max_samples='최대 샘플 수',
-            max_new_tokens='최대 생성 토큰', repetition_penalty='반복 페널티', batch_size='배치 크기',
-            save_dir='저장 위치', save_hint='폴더 (비우면 새 임시 폴더)', choice='객관식',
-            predict='예측', format='형식', dtype='데이터 타입', shard_size='샤드 크기',
-            out_dir='출력 폴더', overwrite='덮어쓰기', command='명령어', dtype_auto='기본 모델과 같음', yes='예',
-            no='아니요', parity='일치 검사', parity_ok='일치', parity_failed='불일치', max_diff='최대 logit 차이',
-            bound='한계', greedy_same='같은 greedy 텍스트', tokenizer='같은 토크나이저', folder_size='폴더',
-            out_files='개 파일'),
-    ja=dict(evaluate='評価', export='エクスポート', target='モデルまたは実行', target_hint='モデル別名、パスまたは実行フォルダ',
-            run_task='実行', stop_task='停止', no_target='モデルまたは実行フォルダを指定してください',
-            not_found='その実行フォルダまたはモデルはありません', task_busy='タスクが実行中です: 先に停止してください',
-            running='実行中', finished='完了', stopped='停止しました', prev='前へ', next='次へ', row='行',
-            prompt='プロンプト', reference='正解', prediction='予測', scores='スコア', task='タスク',
-            task_dir='タスクフォルダ', split='分割', n_shot='例の数 (n_shot)', eval_lang='問題の言語',
-            eval_dataset='データセット', max_samples='最大サンプル数', max_new_tokens='最大生成トークン数',
-            repetition_penalty='繰り返しペナルティ', batch_size='バッチサイズ', save_dir='保存先',
-            save_hint='フォルダ（空: 新しい一時フォルダ）', choice='多肢選択', predict='予測',
-            format='形式', dtype='データ型', shard_size='シャードサイズ', out_dir='出力フォルダ', overwrite='上書き',
-            command='コマンドライン', dtype_auto='ベースモデルと同じ', yes='はい', no='いいえ', parity='一致チェック',
-            parity_ok='一致', parity_failed='不一致', max_diff='最大 logit 差', bound='上限',
-            greedy_same='同じ貪欲生成テキスト', tokenizer='同じトークナイザー', folder_size='フォルダ',
-            out_files='ファイル')).items(): LABELS[_lang].update(_words)
+LABELS = dict(en=dict(
+    train='Train', runs='Runs', model='Model', template='Template',
+    template_hint='from the registry or the tokenizer', stage='Stage', method='Method', dataset='Datasets',
+    files='or data files', dataset_dir='Dataset folder', main='Hyperparameters', advanced='Advanced',
+    other='Other keys (YAML)', other_hint='any other config or TrainingArguments key: value', start='Start',
+    stop='Stop (save)', cancel='Cancel', resume='Resume', check='Check template & preview data',
+    export_cfg='YAML / command', load='Load', load_path='YAML file or run folder', refresh='Refresh',
+    compare='Compare', open='Open', log_scale='Log scale', root='Runs folder', fits='fits', no_fit='will not fit',
+    free='free', no_runs='no runs yet', language='Language', started='started', cancelled='cancelled',
+    resumed='resumed', stopping='stopping: the run saves a checkpoint at the end of this step',
+    busy='a run is already going: stop or cancel it first', registry_template='registry template',
+    no_estimate='memory estimate not available',
+    template_ok="template check: the template matches the tokenizer's own",
+    chat='Chat', chat_run='Compare with run', template_own="the model's own", engine='Engine',
+    system='System prompt', tools='Tools (JSON)',
+    tools_hint='[{"type": "function", "function": {"name": ..., "parameters": {...}}}]',
+    stop_words='Stop strings (one per line)', message='Type a message, Enter to send', as_tool='tool result',
+    unload='Unload', send='Send', clear='Clear',
+    evaluate='Evaluate', export='Export', target='Model or run', target_hint='model alias, path or run folder',
+    run_task='Run', stop_task='Stop', no_target='name a model or a run folder',
+    not_found='no such run folder or model', task_busy='a task is already running: stop it first', running='running',
+    finished='finished', stopped='stopped', prev='Previous', next='Next', row='row', prompt='Prompt',
+    reference='Reference', prediction='Prediction', scores='Scores', task='Task', task_dir='Task folder',
+    split='Split', n_shot='Shots (n_shot)', eval_lang='Question language', eval_dataset='Dataset',
+    max_samples='Max samples', max_new_tokens='Max new tokens', repetition_penalty='Repetition penalty',
+    batch_size='Batch size', save_dir='Save to', save_hint='a folder (empty: a new temporary one)',
+    choice='Multiple choice', predict='Predict', format='Format', dtype='Data type', shard_size='Shard size',
+    out_dir='Output folder', overwrite='Overwrite', command='Command line', dtype_auto="the base model's", yes='yes',
+    no='no', parity='Parity check', parity_ok='parity ok', parity_failed='parity FAILED',
+    max_diff='max logit difference', bound='bound', greedy_same='same greedy text', tokenizer='same tokenizer',
+    folder_size='Folder', out_files='files'))
+
+# %% ../nbs/12_panel.ipynb #28e6bd32
+LABELS['zh'] = dict(
+    train='训练', runs='运行记录', model='模型', template='对话模板', template_hint='来自注册表或分词器', stage='训练阶段', method='微调方法',
+    dataset='数据集', files='或数据文件', dataset_dir='数据目录', main='超参数', advanced='高级设置', other='其他参数 (YAML)',
+    other_hint='任意其他配置或 TrainingArguments 参数: 值', start='开始', stop='停止（保存）', cancel='取消', resume='继续',
+    check='检查模板并预览数据', export_cfg='YAML / 命令行', load='加载', load_path='YAML 文件或运行目录', refresh='刷新', compare='对比',
+    open='打开', log_scale='对数坐标', root='运行目录', fits='可以容纳', no_fit='内存不足', free='可用', no_runs='暂无运行记录', language='语言',
+    started='已开始', cancelled='已取消', resumed='已继续', stopping='正在停止：本步结束时保存检查点', busy='已有训练在进行：请先停止或取消',
+    registry_template='注册表模板', no_estimate='无法估算内存', template_ok='模板检查：与分词器自带的模板一致',
+    chat='对话', chat_run='对比的运行', template_own='模型自带', engine='推理引擎', system='系统提示词', tools='工具（JSON）',
+    tools_hint='[{"type": "function", "function": {"name": ..., "parameters": {...}}}]', stop_words='停止词（每行一个）',
+    message='输入消息，回车发送', as_tool='工具结果', unload='卸载', send='发送', clear='清空',
+    evaluate='评估', export='导出', target='模型或运行', target_hint='模型别名、路径或运行目录', run_task='运行', stop_task='停止',
+    no_target='请填写模型或运行目录', not_found='没有这个运行目录或模型', task_busy='已有任务在运行：请先停止', running='运行中', finished='已完成',
+    stopped='已停止', prev='上一条', next='下一条', row='第', prompt='提示词', reference='参考答案', prediction='预测', scores='得分',
+    task='任务', task_dir='任务目录', split='数据划分', n_shot='示例数 (n_shot)', eval_lang='题目语言', eval_dataset='数据集',
+    max_samples='最大样本数', max_new_tokens='最大生成长度', repetition_penalty='重复惩罚', batch_size='批大小', save_dir='保存到',
+    save_hint='目录（留空：新建临时目录）', choice='多项选择', predict='预测', format='格式', dtype='数据类型', shard_size='分片大小',
+    out_dir='输出目录', overwrite='覆盖', command='命令行', dtype_auto='与基座模型相同', yes='是', no='否', parity='一致性检查',
+    parity_ok='一致', parity_failed='不一致', max_diff='最大 logit 差', bound='上限', greedy_same='贪心生成文本相同',
+    tokenizer='分词器相同', folder_size='目录', out_files='个文件')
+
+# %% ../nbs/12_panel.ipynb #67d179f9
+LABELS['ru'] = dict(
+    train='Обучение', runs='Запуски', model='Модель', template='Шаблон', template_hint='из реестра или токенизатора',
+    stage='Этап', method='Метод', dataset='Наборы данных', files='или файлы данных', dataset_dir='Папка данных',
+    main='Гиперпараметры', advanced='Дополнительно', other='Другие ключи (YAML)',
+    other_hint='любой другой ключ конфигурации или TrainingArguments: значение', start='Старт',
+    stop='Стоп (сохранить)', cancel='Отмена', resume='Продолжить', check='Проверить шаблон и данные',
+    export_cfg='YAML / команда', load='Загрузить', load_path='YAML-файл или папка запуска', refresh='Обновить',
+    compare='Сравнить', open='Открыть', log_scale='Логарифмическая шкала', root='Папка запусков', fits='помещается',
+    no_fit='не поместится', free='свободно', no_runs='запусков пока нет', language='Язык', started='запущено',
+    cancelled='отменено', resumed='продолжено', stopping='остановка: в конце шага будет сохранена контрольная точка',
+    busy='обучение уже идёт: сначала остановите или отмените его', registry_template='шаблон из реестра',
+    no_estimate='оценка памяти недоступна', template_ok='проверка шаблона: совпадает с шаблоном токенизатора',
+    chat='Чат', chat_run='Сравнить с запуском', template_own='собственный шаблон модели', engine='Движок',
+    system='Системный промпт', tools='Инструменты (JSON)',
+    tools_hint='[{"type": "function", "function": {"name": ..., "parameters": {...}}}]',
+    stop_words='Стоп-строки (по одной в строке)', message='Сообщение, Enter — отправить',
+    as_tool='результат инструмента', unload='Выгрузить', send='Отправить', clear='Очистить',
+    evaluate='Оценка', export='Экспорт', target='Модель или запуск',
+    target_hint='псевдоним модели, путь или папка запуска', run_task='Запустить', stop_task='Остановить',
+    no_target='укажите модель или папку запуска', not_found='нет такой папки запуска или модели',
+    task_busy='задача уже выполняется: сначала остановите её', running='выполняется', finished='завершено',
+    stopped='остановлено', prev='Назад', next='Вперёд', row='строка', prompt='Промпт', reference='Эталон',
+    prediction='Предсказание', scores='Оценки', task='Задача', task_dir='Папка задач', split='Часть',
+    n_shot='Примеров (n_shot)', eval_lang='Язык вопросов', eval_dataset='Набор данных', max_samples='Макс. примеров',
+    max_new_tokens='Макс. новых токенов', repetition_penalty='Штраф за повтор', batch_size='Размер батча',
+    save_dir='Сохранить в', save_hint='папка (пусто: новая временная)', choice='Множественный выбор',
+    predict='Предсказание', format='Формат', dtype='Тип данных', shard_size='Размер шарда', out_dir='Папка вывода',
+    overwrite='Перезаписать', command='Командная строка', dtype_auto='как у базовой модели', yes='да', no='нет',
+    parity='Проверка совпадения', parity_ok='совпадает', parity_failed='НЕ совпадает',
+    max_diff='макс. разница логитов', bound='порог', greedy_same='тот же жадный текст',
+    tokenizer='тот же токенизатор', folder_size='Папка', out_files='файлов')
+
+# %% ../nbs/12_panel.ipynb #2d3c0007
+LABELS['ko'] = dict(
+    train='학습', runs='실행 기록', model='모델', template='템플릿', template_hint='레지스트리 또는 토크나이저에서', stage='단계', method='방법',
+    dataset='데이터셋', files='또는 데이터 파일', dataset_dir='데이터 폴더', main='하이퍼파라미터', advanced='고급', other='기타 키 (YAML)',
+    other_hint='기타 설정 또는 TrainingArguments 키: 값', start='시작', stop='중지 (저장)', cancel='취소', resume='재개',
+    check='템플릿 확인 및 데이터 미리보기', export_cfg='YAML / 명령어', load='불러오기', load_path='YAML 파일 또는 실행 폴더', refresh='새로고침',
+    compare='비교', open='열기', log_scale='로그 스케일', root='실행 폴더', fits='충분함', no_fit='메모리 부족', free='여유',
+    no_runs='아직 실행 기록이 없습니다', language='언어', started='시작됨', cancelled='취소됨', resumed='재개됨',
+    stopping='중지 중: 이번 단계가 끝나면 체크포인트를 저장합니다', busy='이미 학습 중입니다: 먼저 중지하거나 취소하세요', registry_template='레지스트리 템플릿',
+    no_estimate='메모리 추정을 사용할 수 없습니다', template_ok='템플릿 확인: 토크나이저 자체 템플릿과 일치합니다',
+    chat='채팅', chat_run='비교할 실행', template_own='모델 자체 템플릿', engine='엔진', system='시스템 프롬프트', tools='도구 (JSON)',
+    tools_hint='[{"type": "function", "function": {"name": ..., "parameters": {...}}}]',
+    stop_words='중지 문자열 (한 줄에 하나)', message='메시지 입력, Enter로 전송', as_tool='도구 결과', unload='언로드', send='보내기',
+    clear='지우기',
+    evaluate='평가', export='내보내기', target='모델 또는 실행', target_hint='모델 별칭, 경로 또는 실행 폴더', run_task='실행', stop_task='중지',
+    no_target='모델 또는 실행 폴더를 입력하세요', not_found='그런 실행 폴더나 모델이 없습니다', task_busy='이미 작업이 실행 중입니다: 먼저 중지하세요',
+    running='실행 중', finished='완료됨', stopped='중지됨', prev='이전', next='다음', row='행', prompt='프롬프트', reference='정답',
+    prediction='예측', scores='점수', task='작업', task_dir='작업 폴더', split='분할', n_shot='예시 수 (n_shot)', eval_lang='문제 언어',
+    eval_dataset='데이터셋', max_samples='최대 샘플 수', max_new_tokens='최대 생성 토큰', repetition_penalty='반복 페널티',
+    batch_size='배치 크기', save_dir='저장 위치', save_hint='폴더 (비우면 새 임시 폴더)', choice='객관식', predict='예측', format='형식',
+    dtype='데이터 타입', shard_size='샤드 크기', out_dir='출력 폴더', overwrite='덮어쓰기', command='명령어', dtype_auto='기본 모델과 같음',
+    yes='예', no='아니요', parity='일치 검사', parity_ok='일치', parity_failed='불일치', max_diff='최대 logit 차이', bound='한계',
+    greedy_same='같은 greedy 텍스트', tokenizer='같은 토크나이저', folder_size='폴더', out_files='개 파일')
+
+# %% ../nbs/12_panel.ipynb #d0d625e9
+LABELS['ja'] = dict(
+    train='学習', runs='実行履歴', model='モデル', template='テンプレート', template_hint='レジストリまたはトークナイザーから', stage='ステージ',
+    method='手法', dataset='データセット', files='またはデータファイル', dataset_dir='データフォルダ', main='ハイパーパラメータ', advanced='詳細設定',
+    other='その他のキー (YAML)', other_hint='その他の設定または TrainingArguments のキー: 値', start='開始', stop='停止（保存）',
+    cancel='キャンセル', resume='再開', check='テンプレート確認とデータプレビュー', export_cfg='YAML / コマンド', load='読み込み',
+    load_path='YAML ファイルまたは実行フォルダ', refresh='更新', compare='比較', open='開く', log_scale='対数スケール', root='実行フォルダ',
+    fits='収まります', no_fit='メモリ不足', free='空き', no_runs='まだ実行がありません', language='言語', started='開始しました',
+    cancelled='キャンセルしました', resumed='再開しました', stopping='停止中: このステップの終わりにチェックポイントを保存します',
+    busy='学習が実行中です: 先に停止またはキャンセルしてください', registry_template='レジストリのテンプレート', no_estimate='メモリ推定は利用できません',
+    template_ok='テンプレート確認: トークナイザー独自のテンプレートと一致',
+    chat='チャット', chat_run='比較する実行', template_own='モデル自身のテンプレート', engine='エンジン', system='システムプロンプト',
+    tools='ツール（JSON）', tools_hint='[{"type": "function", "function": {"name": ..., "parameters": {...}}}]',
+    stop_words='停止文字列（1行に1つ）', message='メッセージを入力、Enterで送信', as_tool='ツール結果', unload='アンロード', send='送信', clear='クリア',
+    evaluate='評価', export='エクスポート', target='モデルまたは実行', target_hint='モデル別名、パスまたは実行フォルダ', run_task='実行',
+    stop_task='停止', no_target='モデルまたは実行フォルダを指定してください', not_found='その実行フォルダまたはモデルはありません',
+    task_busy='タスクが実行中です: 先に停止してください', running='実行中', finished='完了', stopped='停止しました', prev='前へ', next='次へ', row='行',
+    prompt='プロンプト', reference='正解', prediction='予測', scores='スコア', task='タスク', task_dir='タスクフォルダ', split='分割',
+    n_shot='例の数 (n_shot)', eval_lang='問題の言語', eval_dataset='データセット', max_samples='最大サンプル数',
+    max_new_tokens='最大生成トークン数', repetition_penalty='繰り返しペナルティ', batch_size='バッチサイズ', save_dir='保存先',
+    save_hint='フォルダ（空: 新しい一時フォルダ）', choice='多肢選択', predict='予測', format='形式', dtype='データ型', shard_size='シャードサイズ',
+    out_dir='出力フォルダ', overwrite='上書き', command='コマンドライン', dtype_auto='ベースモデルと同じ', yes='はい', no='いいえ',
+    parity='一致チェック', parity_ok='一致', parity_failed='不一致', max_diff='最大 logit 差', bound='上限',
+    greedy_same='同じ貪欲生成テキスト', tokenizer='同じトークナイザー', folder_size='フォルダ', out_files='ファイル')
+
+# %% ../nbs/12_panel.ipynb #ca0d1222
 LANGUAGES = dict(en='English', zh='中文', ru='Русский', ko='한국어', ja='日本語')
 
 class Words:
@@ -223,12 +214,13 @@ def method_of(cfg: RunConfig) -> str:
 MAIN = ['learning_rate', 'num_train_epochs', 'max_steps', 'per_device_train_batch_size', 'gradient_accumulation_steps',
         'cutoff_len', 'lr_scheduler_type', 'logging_steps', 'save_steps', 'val_size', 'output_dir', 'auto_fit']
 ADVANCED = ['warmup_ratio', 'weight_decay', 'max_grad_norm', 'seed', 'max_samples', 'precision', 'flash_attn',
-            'packing',
-            'neat_packing', 'padding_free', 'train_on_prompt', 'disable_gradient_checkpointing', 'plot_loss']
+            'packing', 'neat_packing', 'padding_free', 'train_on_prompt',
+            'disable_gradient_checkpointing', 'plot_loss']
 CHOICES = dict(stage=STAGES, precision=PRECISIONS, flash_attn=ATTENTION, quantization_bit=(4, 8),
                quantization_type=('nf4', 'fp4'),
                lr_scheduler_type=('linear', 'cosine', 'constant', 'constant_with_warmup', 'polynomial', 'inverse_sqrt'))
 
+# %% ../nbs/12_panel.ipynb #8eec914b
 def flat(cfg: RunConfig) -> dict:
     "`cfg` as one flat dict of keys (the `extra` TrainingArguments keys included)."
     out = {}
@@ -338,6 +330,7 @@ def load(self: Form, cfg):
     self.other.value = yaml.safe_dump(rest, sort_keys=False, allow_unicode=True) if rest else ''
     return self
 
+# %% ../nbs/12_panel.ipynb #f8cd07a4
 @patch
 def values(self: Form) -> dict:
     "The flat config dict on screen: other keys, the method's keys, then every shown field that is not empty."
@@ -400,27 +393,29 @@ class RunView:
         self.error = W.HTML('')
         self.widget = W.VBox([W.HBox([self.bar, self.info]), self.log_toggle, self.curve.widget, self.error, self.log])
 
-    def update(self) -> str:
-        "Redraw from the run folder; returns the job's state."
-        j = self.job
-        if j is None: return 'new'
-        st, state = j.status, j.state
-        total, step = st.get('total_steps') or 0, st.get('step') or 0
-        self.bar.max, self.bar.value = max(total, 1), min(step, max(total, 1))
-        self.bar.bar_style = dict(finished='success', failed='danger', dead='danger', cancelled='warning',
-                                  stopped='warning').get(state, 'info')
-        speed = f"{st['tokens_per_sec']:.0f} tokens/s" if st.get('tokens_per_sec') else ''
-        mem = f"{st['memory_mb']:.0f} MB" if st.get('memory_mb') else ''
-        self.info.value = (f"<b>{state}</b> · step {step}/{total or '?'} · elapsed {_dur(st.get('elapsed_s'))} · "
-                           f"ETA {_dur(st.get('eta_s')) if state == 'training' else '-'} · {speed} · {mem}")
-        m = j.metrics
-        if len(m) != self._n: self._n = len(m); self.curve.set(m)
-        err = j.error
-        self.error.value = f"<pre style='color:#c00;white-space:pre-wrap'>{html.escape(err)}</pre>" if err else ''
-        lines = j.log_tail(8)
-        pre = "<pre style='font-size:11px;max-height:150px;overflow:auto'>"
-        self.log.value = pre + html.escape('\n'.join(lines)) + '</pre>'
-        return state
+# %% ../nbs/12_panel.ipynb #6d461105
+@patch
+def update(self: RunView) -> str:
+    "Redraw from the run folder; returns the job's state."
+    j = self.job
+    if j is None: return 'new'
+    st, state = j.status, j.state
+    total, step = st.get('total_steps') or 0, st.get('step') or 0
+    self.bar.max, self.bar.value = max(total, 1), min(step, max(total, 1))
+    self.bar.bar_style = dict(finished='success', failed='danger', dead='danger', cancelled='warning',
+                              stopped='warning').get(state, 'info')
+    speed = f"{st['tokens_per_sec']:.0f} tokens/s" if st.get('tokens_per_sec') else ''
+    mem = f"{st['memory_mb']:.0f} MB" if st.get('memory_mb') else ''
+    self.info.value = (f"<b>{state}</b> · step {step}/{total or '?'} · elapsed {_dur(st.get('elapsed_s'))} · "
+                       f"ETA {_dur(st.get('eta_s')) if state == 'training' else '-'} · {speed} · {mem}")
+    m = j.metrics
+    if len(m) != self._n: self._n = len(m); self.curve.set(m)
+    err = j.error
+    self.error.value = f"<pre style='color:#c00;white-space:pre-wrap'>{html.escape(err)}</pre>" if err else ''
+    lines = j.log_tail(8)
+    pre = "<pre style='font-size:11px;max-height:150px;overflow:auto'>"
+    self.log.value = pre + html.escape('\n'.join(lines)) + '</pre>'
+    return state
 
 # %% ../nbs/12_panel.ipynb #94ecbee0
 @patch
@@ -666,6 +661,7 @@ def resume(self: Board):
     self.say(f"{_('resumed')}: {self.job.path}")
     self._watch()
 
+# %% ../nbs/12_panel.ipynb #ec12cce4
 @patch
 def open_job(self: Board, job: Job):
     "Show `job` in the Train tab, its config in the form."
@@ -687,6 +683,7 @@ def load_clicked(self: Board):
     self.open(self.load_path.value.strip())
     self.changed()
 
+# %% ../nbs/12_panel.ipynb #aff0209b
 @patch
 def check(self: Board):
     "Check the template against the tokenizer's own and preview the data as the model will see it."

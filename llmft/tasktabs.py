@@ -44,19 +44,20 @@ class CliTask:
         try: return json.loads((self.folder/'progress.json').read_text(encoding='utf-8'))
         except (OSError, ValueError): return {}
 
-    @property
-    def state(self) -> str:
-        "running | finished | failed | stopped"
-        rc = self.proc.poll()
-        return 'running' if rc is None else 'stopped' if self.stopped else 'finished' if rc == 0 else 'failed'
+# %% ../nbs/11c_tasktabs.ipynb #1092ef75
+@patch(as_prop=True)
+def state(self: CliTask) -> str:
+    "running | finished | failed | stopped"
+    rc = self.proc.poll()
+    return 'running' if rc is None else 'stopped' if self.stopped else 'finished' if rc == 0 else 'failed'
 
-    @property
-    def error(self) -> str|None:
-        "Why the command failed, in one line."
-        if self.state != 'failed': return None
-        lines = [l.strip() for l in self.log.read_text(errors='replace').splitlines() if l.strip()]
-        said = [l for l in lines if l.startswith('llmft ') and ': error: ' in l]
-        return (said or lines or [f'exit status {self.proc.returncode}'])[-1]
+@patch(as_prop=True)
+def error(self: CliTask) -> str|None:
+    "Why the command failed, in one line."
+    if self.state != 'failed': return None
+    lines = [l.strip() for l in self.log.read_text(errors='replace').splitlines() if l.strip()]
+    said = [l for l in lines if l.startswith('llmft ') and ': error: ' in l]
+    return (said or lines or [f'exit status {self.proc.returncode}'])[-1]
 
 # %% ../nbs/11c_tasktabs.ipynb #d9a35113
 @patch
@@ -142,6 +143,7 @@ def start(self: TaskTab, argv, folder=None):
     self.thread.start()
     return self.task
 
+# %% ../nbs/11c_tasktabs.ipynb #cd1fadd0
 @patch
 def update(self: TaskTab):
     "Redraw the bar and the line from the task; once it has ended, show its results."
@@ -276,6 +278,7 @@ def predict_rows(folder) -> list:
                          scores=' · '.join(f"{k} {100 * v:.2f}" for k, v in s.items())))
     return rows
 
+# %% ../nbs/11c_tasktabs.ipynb #6538a408
 @patch
 def done(self: EvalTab):
     "Show what the finished child wrote: the table and the rows."
@@ -303,6 +306,7 @@ def _size(n) -> str:
         if n < 1024 or unit == 'GB': return f"{n:.0f} {unit}" if unit == 'B' else f"{n:.1f} {unit}"
         n /= 1024
 
+# %% ../nbs/11c_tasktabs.ipynb #cf2072b2
 class ExportTab(TaskTab):
     "Merge a run's adapter and save safetensors or GGUF, in a child process; shows the parity check and the files."
     def __init__(self, words, target='', runs_root='runs'):
