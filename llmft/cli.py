@@ -1,4 +1,4 @@
-"""`llmft train | chat | preview | serve (api) | eval | predict | export | demo | examples | env | version`: thin over the Python API.
+"""`llmft train | chat | preview | serve | eval | predict | export | demo | ...`: thin over the Python API.
 
 Every subcommand calls the Python API: `llmft train CONFIG key=value ...`, `chat`, `preview`, `serve`, `eval`,
 `predict`, `export`, `demo`, `examples`, `env`, `version`; user mistakes exit with status 2 and one line.

@@ -1,4 +1,4 @@
-"""One `RunConfig` describes a whole run: which model, which data, which method, how to train and how to generate.
+"""One `RunConfig` describes a whole run: model, data, method, training and generation.
 
 Use `load_config(path_or_dict, **overrides)` to get a checked `RunConfig`; keys are flat (`lora_rank=8`) or
 grouped (`method.lora_rank`), LLaMA-Factory's YAML keys are read as they are, and every mistake is one `ConfigError`

@@ -1,5 +1,4 @@
-"""Chat with a base model or a finished run, in one call, streaming or in batches, with the template the run trained
-on, on transformers or on vLLM.
+"""Chat with a model or a finished run, streaming or in batches, in its template, on transformers or vLLM.
 
 Docs: https://llmft.github.io/llmft/infer.html.md"""
 

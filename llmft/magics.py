@@ -1,4 +1,4 @@
-"""`%load_ext llmft`, then `%llmft train`, `%%llmft train` (YAML in the cell), `board`, `chat`, `runs`, `preview`, `stop`.
+"""`%load_ext llmft`, then `%llmft train`, `%%llmft train`, `board`, `chat`, `runs`, `preview`, `stop`.
 
 Each verb returns at once with something to look at: `train` a job's live view (the run goes on in a child process),
 `board` the panel, `chat` the Chat tab, `runs` the runs table, `preview` the data as the model sees it, `stop RUN` a

@@ -1,5 +1,4 @@
-"""A run is a folder: its config, a metrics log written while it trains, checkpoints, the adapter, and a result file
-written last.
+"""A run is a folder: its config, a metrics log, checkpoints, the adapter, and a result file written last.
 
 Docs: https://llmft.github.io/llmft/runs.html.md"""
 

@@ -1,5 +1,4 @@
-"""Render conversations the way a model was trained to read them, and encode them into prompt and answer ids so the
-loss falls on the answers only.
+"""Render conversations as a model was trained to read them; encode them so the loss falls on answers.
 
 Docs: https://llmft.github.io/llmft/templates.html.md"""
 
