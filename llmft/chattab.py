@@ -1,5 +1,4 @@
-"""Chat with a base model and a fine-tuned run side by side in the panel, each served by `llmft serve` in a child
-process, so unloading frees its memory.
+"""A base model and a fine-tuned run side by side in the Chat tab, each served in a child process.
 
 `ModelServer(model_or_run)` starts `llmft serve` on a free loopback port with a random key and streams answers from
 it; `close()` ends the process and with it every byte the model held. `ChatTab` is the panel's Chat tab built on it.

@@ -1,4 +1,4 @@
-"""`llmft train | chat | preview | serve (api) | eval | predict | export | demo | examples | env | version`: thin over the Python API.
+"""`llmft train | chat | preview | serve | eval | predict | export | demo | ...`: thin over the Python API.
 
 Every subcommand calls the Python API: `llmft train CONFIG key=value ...`, `chat`, `preview`, `serve`, `eval`,
 `predict`, `export`, `demo`, `examples`, `env`, `version`; user mistakes exit with status 2 and one line.
@@ -17,7 +17,7 @@ from .config import ConfigError, ConfigWarning, in_range, range_text
 __all__ = ['PACKAGES', 'parse_overrides', 'number', 'launch_command', 'lf_export', 'copy_examples', 'env_info', 'parser',
            'parse_args', 'main']
 
-# %% ../nbs/09_cli.ipynb #773eccc9
+# %% ../nbs/09_cli.ipynb #f28bfc8d
 def parse_overrides(pairs) -> dict:
     "`['a=1', 'b.c=x']` as a dict; a pair without `=` is an error naming it."
     out = {}
@@ -27,6 +27,7 @@ def parse_overrides(pairs) -> dict:
         out[k.strip()] = v
     return out
 
+# %% ../nbs/09_cli.ipynb #639ff43d
 def number(key, v, spec='>0', kind=int):
     "`v` (a string from the command line) as a `kind` in the range `spec` (see `config.in_range`), or a `ConfigError`."
     try: n = kind(v)
@@ -35,23 +36,26 @@ def number(key, v, spec='>0', kind=int):
     if not in_range(n, spec): raise ConfigError(f"{key}={v!r}: must be {range_text(spec)}")
     return n
 
-# %% ../nbs/09_cli.ipynb #5b60c6a3
+# %% ../nbs/09_cli.ipynb #c29f0eda
 def launch_command(argv, nproc=1, nnodes=1, node_rank=0, master_addr=None, master_port=29500) -> list:
     "The `torchrun` command line running `llmft` with `argv` in `nproc` processes on each of `nnodes` machines."
-    nodes = (['--standalone'] if nnodes == 1 else
-             [f'--nnodes={nnodes}', f'--node_rank={node_rank}', f'--master_addr={master_addr}', f'--master_port={master_port}'])
+    nodes = (['--standalone'] if nnodes == 1 else [f'--nnodes={nnodes}', f'--node_rank={node_rank}',
+                                                   f'--master_addr={master_addr}', f'--master_port={master_port}'])
     return [sys.executable, '-m', 'torch.distributed.run', *nodes, f'--nproc_per_node={nproc}', '--no-python',
             sys.executable, '-c', 'from llmft.cli import main; main()', *argv]
 
-# %% ../nbs/09_cli.ipynb #319fc358
+# %% ../nbs/09_cli.ipynb #50c712ca
 def _nodes(a) -> dict:
     "The multi-node arguments of `llmft train`, checked."
     if a.nnodes in (None, 1): return {}
     if a.nnodes < 1: raise ConfigError(f"--nnodes {a.nnodes}: give the number of machines, 1 or more")
-    if not 0 <= a.node_rank < a.nnodes: raise ConfigError(f"--node-rank {a.node_rank} is not in 0..{a.nnodes - 1} for --nnodes {a.nnodes}")
-    if not a.master_addr: raise ConfigError(f"--nnodes {a.nnodes} needs --master-addr: the address of node 0, reachable from every node")
+    if not 0 <= a.node_rank < a.nnodes:
+        raise ConfigError(f"--node-rank {a.node_rank} is not in 0..{a.nnodes - 1} for --nnodes {a.nnodes}")
+    if not a.master_addr:
+        raise ConfigError(f"--nnodes {a.nnodes} needs --master-addr: the address of node 0, reachable from every node")
     return dict(nnodes=a.nnodes, node_rank=a.node_rank, master_addr=a.master_addr, master_port=a.master_port)
 
+# %% ../nbs/09_cli.ipynb #2d9e7e03
 def _train(a):
     nodes = _nodes(a)
     if (a.nproc or nodes) and 'LOCAL_RANK' not in os.environ:
@@ -62,7 +66,7 @@ def _train(a):
     from llmft.datapreview import template_warning
     from llmft.trainer import train
     cfg = load_config(a.config, **parse_overrides(a.overrides))
-    check_datasets(cfg.data) # before the template check loads the tokenizer
+    check_datasets(cfg.data)
     if (w := template_warning(cfg)): print(w, file=sys.stderr, flush=True)
     run = train(cfg)
     if int(os.environ.get('RANK', 0)) == 0: print(f"run: {run.path}")
@@ -135,13 +139,15 @@ def _eval(a):
         if k in kw: kw[k] = number(k, kw[k], spec)
     print(evaluate(model, **kw, **d))
 
-# %% ../nbs/09_cli.ipynb #9237db84
+# %% ../nbs/09_cli.ipynb #1b2c92fd
 def _predict(a):
     from llmft.evaluation import predict
     model, d = _target(a.config, parse_overrides(a.overrides))
     dataset = d.pop('eval_dataset', None) or d.pop('dataset', None)
-    if not dataset: raise ConfigError("predict needs a dataset: set eval_dataset (or dataset) to a name from data_specs/")
-    kw = dict(out_dir=d.pop('output_dir', None) or d.pop('save_dir', None), dataset_dir=d.pop('dataset_dir', 'data_specs'))
+    if not dataset:
+        raise ConfigError("predict needs a dataset: set eval_dataset (or dataset) to a name from data_specs/")
+    kw = dict(out_dir=d.pop('output_dir', None) or d.pop('save_dir', None),
+              dataset_dir=d.pop('dataset_dir', 'data_specs'))
     for k in ('max_new_tokens', 'max_samples'):
         if k in d: kw[k] = number(k, d.pop(k))
     bs = d.pop('per_device_eval_batch_size', None) or d.pop('batch_size', None)
@@ -237,31 +243,40 @@ def _version_cmd(a):
     from llmft import __version__
     print(f"llmft {__version__}")
 
-# %% ../nbs/09_cli.ipynb #b9da0c68
-def parser():
-    "The `llmft` argument parser."
-    p = argparse.ArgumentParser(prog='llmft', description='Fine-tune language models from a config (YAML, LLaMA-Factory keys welcome).')
-    sub = p.add_subparsers(dest='cmd', required=True)
+# %% ../nbs/09_cli.ipynb #28928278
+def _add_train(sub):
+    "The `train` subcommand: a config, overrides, and the torchrun launch."
     t = sub.add_parser('train', help='train from a config file')
     t.add_argument('config'); t.add_argument('overrides', nargs='*', help='key=value')
-    t.add_argument('--nproc', type=int, help='data-parallel processes under torchrun (gloo on the CPU); 1 still launches, as DeepSpeed and FSDP need')
-    t.add_argument('--nnodes', type=int, help='machines training together (torchrun); run the command on each with its --node-rank')
+    t.add_argument('--nproc', type=int, help='data-parallel processes under torchrun (gloo on the CPU); '
+                   '1 still launches, as DeepSpeed and FSDP need')
+    t.add_argument('--nnodes', type=int,
+                   help='machines training together (torchrun); run the command on each with its --node-rank')
     t.add_argument('--node-rank', type=int, default=0, help="this machine's rank, 0 to nnodes-1")
     t.add_argument('--master-addr', help="node 0's address, reachable from every node")
     t.add_argument('--master-port', type=int, default=29500, help="a free port on node 0 for the rendezvous")
     t.set_defaults(fn=_train)
+
+# %% ../nbs/09_cli.ipynb #a3d4ab2a
+def _add_chat(sub):
+    "The `chat` and `preview` subcommands."
     c = sub.add_parser('chat', help='chat with a run folder or a model')
     c.add_argument('run', help="run folder, model alias, hub id, path or LLaMA-Factory's inference YAML")
     c.add_argument('overrides', nargs='*', help='key=value')
     c.add_argument('-m', '--message', help='answer one message and exit (otherwise read turns from the terminal)')
     c.add_argument('--system', help='system prompt'); c.add_argument('--max-new-tokens', type=int)
     c.add_argument('--greedy', action='store_true', help='greedy decoding instead of sampling')
-    c.add_argument('--engine', choices=['hf', 'vllm'], help='inference engine (default: the config key infer_backend, hf)')
+    c.add_argument('--engine', choices=['hf', 'vllm'],
+                   help='inference engine (default: the config key infer_backend, hf)')
     c.set_defaults(fn=_chat)
     v = sub.add_parser('preview', help="show a config's data as the model sees it: masks, special tokens, lengths")
     v.add_argument('config'); v.add_argument('overrides', nargs='*', help='key=value')
     v.add_argument('-n', type=int, default=3, help='rows to show')
     v.set_defaults(fn=_preview)
+
+# %% ../nbs/09_cli.ipynb #6d50c86b
+def _add_serve(sub):
+    "The `serve` subcommand (alias `api`)."
     s = sub.add_parser('serve', aliases=['api'], help="OpenAI-compatible API server over a run or a model")
     s.add_argument('config', nargs='?', help="LLaMA-Factory's inference YAML, run folder or model (or --model)")
     s.add_argument('--model', help='run folder, model alias, hub id or path')
@@ -269,10 +284,16 @@ def parser():
     s.add_argument('--host', default=os.environ.get('API_HOST', '127.0.0.1'))
     s.add_argument('--port', type=int, default=int(os.environ.get('API_PORT', 8000)))
     s.add_argument('--api-key', help='bearer key clients must send (default: $API_KEY; none: open)')
-    s.add_argument('--engine', choices=['hf', 'vllm'], help='inference engine (default: the config key infer_backend, hf)')
+    s.add_argument('--engine', choices=['hf', 'vllm'],
+                   help='inference engine (default: the config key infer_backend, hf)')
     s.set_defaults(fn=_serve)
+
+# %% ../nbs/09_cli.ipynb #be1d1a62
+def _add_tasks(sub):
+    "The `eval`, `predict` and `export` subcommands."
     e = sub.add_parser('eval', help='multiple-choice accuracy (MMLU / CMMLU / C-Eval layouts)')
-    e.add_argument('config', help='evaluation YAML (LLaMA-Factory keys: task, task_dir, n_shot, lang, batch_size), run folder or model')
+    e.add_argument('config', help='evaluation YAML (LLaMA-Factory keys: task, task_dir, n_shot, lang, batch_size), '
+                   'run folder or model')
     e.add_argument('overrides', nargs='*', help='key=value'); e.set_defaults(fn=_eval)
     pr = sub.add_parser('predict', help='generate answers for a dataset and score them (BLEU-4, ROUGE)')
     pr.add_argument('config', help='YAML with eval_dataset (or dataset), run folder or model')
@@ -285,6 +306,10 @@ def parser():
     x.add_argument('--shard-size', default='2GB')
     x.add_argument('--overwrite', action='store_true', help='replace a non-empty --out folder (whole, never mixed)')
     x.set_defaults(fn=_export)
+
+# %% ../nbs/09_cli.ipynb #54342c01
+def _add_others(sub):
+    "The `demo`, `examples`, `env` and `version` subcommands."
     d = sub.add_parser('demo', help='identity fine-tune of SmolLM2 with before/after answers')
     d.add_argument('--config', default='identity_lora.yaml'); d.add_argument('overrides', nargs='*', help='key=value')
     d.set_defaults(fn=_demo)
@@ -292,6 +317,14 @@ def parser():
     ex.add_argument('dir', nargs='?', default='examples'); ex.set_defaults(fn=_examples)
     sub.add_parser('env', help='versions of Python, torch, CUDA, libraries, the device').set_defaults(fn=_env)
     sub.add_parser('version', help="llmft's version").set_defaults(fn=_version_cmd)
+
+# %% ../nbs/09_cli.ipynb #e9e7e1e4
+def parser():
+    "The `llmft` argument parser."
+    desc = 'Fine-tune language models from a config (YAML, LLaMA-Factory keys welcome).'
+    p = argparse.ArgumentParser(prog='llmft', description=desc)
+    sub = p.add_subparsers(dest='cmd', required=True)
+    for add in (_add_train, _add_chat, _add_serve, _add_tasks, _add_others): add(sub)
     return p
 
 # %% ../nbs/09_cli.ipynb #22f0eda1
@@ -304,7 +337,7 @@ def parse_args(argv=None):
     a.overrides = [*getattr(a, 'overrides', []), *rest]
     return a
 
-# %% ../nbs/09_cli.ipynb #6a965fe6
+# %% ../nbs/09_cli.ipynb #fb94edc7
 def main(argv=None):
     "Entry point of the `llmft` command."
     a = parse_args(argv)
@@ -316,10 +349,10 @@ def main(argv=None):
     def warn(msg, cat, *args, **kw):
         if issubclass(cat, ConfigWarning): print(f"llmft {a.cmd}: warning: {msg}", file=sys.stderr, flush=True)
         else: show(msg, cat, *args, **kw)
-    warnings.showwarning = warn # in-process callers (tests, `%llmft`) get their own hook back when the command ends
+    warnings.showwarning = warn
     try: a.fn(a)
     except (ConfigError, FileNotFoundError, PermissionError) as e:
         print(f"llmft {a.cmd}: error: {e}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt: sys.exit(130) # training already said where it stopped and how to resume
+    except KeyboardInterrupt: sys.exit(130)
     finally: warnings.showwarning = show

@@ -1,4 +1,4 @@
-"""One `RunConfig` describes a whole run: which model, which data, which method, how to train and how to generate.
+"""One `RunConfig` describes a whole run: model, data, method, training and generation.
 
 Use `load_config(path_or_dict, **overrides)` to get a checked `RunConfig`; keys are flat (`lora_rank=8`) or
 grouped (`method.lora_rank`), LLaMA-Factory's YAML keys are read as they are, and every mistake is one `ConfigError`
@@ -42,7 +42,7 @@ def bundled(name) -> Path:
     raise ConfigError(f"llmft's bundled {name}/ is missing from {here}: reinstall llmft "
                       "(pip install --force-reinstall ...)")
 
-# %% ../nbs/00_config.ipynb #7d67561d
+# %% ../nbs/00_config.ipynb #dd9cd8e7
 @dataclass
 class ModelArgs:
     "What to load and how."
@@ -53,20 +53,21 @@ class ModelArgs:
     cache_dir: str|None = None
     precision: str = 'auto' # auto | bf16 | fp16 | fp32
     quantization_bit: int|None = None # 4 or 8: load the base weights quantized with bitsandbytes (QLoRA)
-    quantization_method: str = 'bitsandbytes' # on-the-fly quantization library: bitsandbytes (LLaMA-Factory's hqq and eetq are not supported)
+    quantization_method: str = 'bitsandbytes' # library that quantizes on the fly: bitsandbytes
     quantization_type: str = 'nf4' # nf4 | fp4, for 4-bit
     double_quantization: bool = True # also quantize the 4-bit quantization constants
     flash_attn: str = 'auto' # auto | disabled | eager | sdpa | fa2
-    rope_scaling: str|None = None # linear | dynamic | yarn | llama3, applied when cutoff_len exceeds the model's context
+    rope_scaling: str|None = None # linear | dynamic | yarn | llama3, when cutoff_len exceeds the context
     upcast_layernorm: bool = False # keep norm weights in fp32 when the model is loaded in half precision
     disable_gradient_checkpointing: bool|None = None # None: on only when the memory estimate says the run needs it
     use_reentrant_gc: bool = False # reentrant gradient checkpointing (PyTorch's older implementation)
-    shift_attn: bool = False # S²-attention (LongLoRA) while training: attention in groups of cutoff_len/4, half the heads shifted
-    new_special_tokens: list[str]|None = None # tokens added to the tokenizer as special tokens; the embeddings grow to hold them
+    shift_attn: bool = False # S²-attention (LongLoRA) while training
+    new_special_tokens: list[str]|None = None # tokens added as special tokens; the embeddings grow
     resize_vocab: bool = False # pad the resized embeddings to a multiple of 64 rows
     infer_backend: str = 'hf' # hf | vllm (LLaMA-Factory's `huggingface` is read as hf)
     vllm_maxlen: int = 1024 # vLLM's max_model_len: prompt plus answer
 
+# %% ../nbs/00_config.ipynb #63b507f0
 @dataclass
 class DataArgs:
     "Which datasets, and how they become token ids."
@@ -91,6 +92,7 @@ class DataArgs:
     buffer_size: int = 16384 # shuffle buffer when streaming
     placeholders: dict = field(default_factory=dict) # fills `{{name}}`-style slots in the data
 
+# %% ../nbs/00_config.ipynb #159ba7fa
 @dataclass
 class MethodArgs:
     "What trains."
@@ -108,10 +110,10 @@ class MethodArgs:
     loraplus_lr_ratio: float|None = None # LoRA+: lora_B learns at learning_rate x ratio
     loraplus_lr_embedding: float|None = None # LoRA+: learning rate of LoRA adapters on embedding layers
     freeze_trainable_layers: int = 2 # freeze: N>0 trains the last N layers, N<0 the first |N|
-    freeze_trainable_modules: list[str] = field(default_factory=lambda: ['all']) # `all` or modules of a layer: mlp, self_attn, ...
+    freeze_trainable_modules: list[str] = field(default_factory=lambda: ['all']) # `all`, or modules of a layer
     freeze_extra_modules: list[str]|None = None # modules outside the layers that also train: embed_tokens, norm, ...
-    use_galore: bool = False # GaLore: full-rank training with low-rank optimizer states (finetuning_type full or freeze)
-    galore_target: list[str] = field(default_factory=lambda: ['all']) # `all` (every linear layer of the decoder) or module names
+    use_galore: bool = False # GaLore: low-rank optimizer states
+    galore_target: list[str] = field(default_factory=lambda: ['all']) # `all` or module names
     galore_rank: int = 16 # rank of the gradient projection
     galore_update_interval: int = 200 # steps between recomputing the projection
     galore_scale: float = 2.0 # scale of the projected-back update
@@ -124,7 +126,7 @@ class MethodArgs:
     simpo_gamma: float = 0.5 # SimPO's target reward margin
     kto_chosen_weight: float = 1.0
     kto_rejected_weight: float = 1.0
-    ref_model: str|None = None # reference policy for dpo/kto; `None` means the base model (adapters off) or a frozen copy
+    ref_model: str|None = None # reference policy for dpo/kto; `None`: the base model (adapters off) or a frozen copy
     reward_model: str|None = None # ppo: run folder or path of the reward model (an rm-stage adapter or model)
     reward_model_type: str = 'lora' # lora | full
     ppo_epochs: int = 4
@@ -132,10 +134,11 @@ class MethodArgs:
     ppo_target: float = 6.0 # target KL of the adaptive KL controller
     ppo_score_norm: bool = False
     ppo_whiten_rewards: bool = False
-    reward_funcs: list[str]|None = None # grpo: 'module:function' names, f(prompts, completions, **columns) -> list[float]
+    reward_funcs: list[str]|None = None # grpo: 'module:function' names of reward functions
     num_generations: int = 8 # grpo: answers sampled per prompt
     grpo_beta: float = 0.0 # grpo: KL coefficient against the reference
 
+# %% ../nbs/00_config.ipynb #e5da8e8b
 @dataclass
 class TrainArgs:
     "The optimisation loop and the run folder; other `TrainingArguments` keys go to `extra`."
@@ -159,11 +162,12 @@ class TrainArgs:
     fp16: bool = False
     neftune_noise_alpha: float|None = None # NEFTune: uniform noise of this scale on the input embeddings while training
     early_stopping_steps: int|None = None # stop when eval_loss has not improved for this many evaluations
-    predict_with_generate: bool = False # sft: after training, generate answers for eval_dataset and score BLEU-4 / ROUGE
+    predict_with_generate: bool = False # sft: answer eval_dataset after training, scored with BLEU-4 / ROUGE
     callbacks: list[str]|None = None # 'module:name' of `TrainerCallback` classes or instances added to the run
     auto_fit: bool = False # pick checkpointing, micro-batch (same global batch) and 4-bit loading that fit the memory
     extra: dict = field(default_factory=dict)
 
+# %% ../nbs/00_config.ipynb #25de4c0c
 @dataclass
 class GenerateArgs:
     "Sampling for chat and prediction."
@@ -222,19 +226,20 @@ def scalar(v):
         except ValueError: pass
     return v
 
-# %% ../nbs/00_config.ipynb #fda97103
+# %% ../nbs/00_config.ipynb #6ae0328a
 def import_function(spec, key):
     "The callable `spec` names as 'module:function' (or `spec` itself when callable); errors name the config `key`."
     if callable(spec): return spec
     mod, sep, name = str(spec).partition(':')
-    if not sep or not mod or not name: raise ConfigError(f"{key}: {spec!r} is not 'module:function' (e.g. 'my_rewards:has_answer')")
+    if not sep or not mod or not name:
+        raise ConfigError(f"{key}: {spec!r} is not 'module:function' (e.g. 'my_rewards:has_answer')")
     try: f = getattr(importlib.import_module(mod), name)
     except ModuleNotFoundError as e: raise ConfigError(f"{key}: {spec!r}: module {mod!r} not found ({e})") from None
     except AttributeError: raise ConfigError(f"{key}: {spec!r}: module {mod!r} has no {name!r}") from None
     if not callable(f): raise ConfigError(f"{key}: {spec!r} is not callable")
     return f
 
-# %% ../nbs/00_config.ipynb #ebdbfb15
+# %% ../nbs/00_config.ipynb #5657759a
 LF_VALUES = dict(quantization_method=dict(bnb='bitsandbytes'), infer_backend=dict(huggingface='hf'))
 
 def _only(key, value, why):
@@ -255,7 +260,7 @@ LF_KEYS = dict(pure_bf16=_pure_bf16, resume_from_checkpoint=_resume,
                pissa_convert=_only('pissa_convert', True, "llmft always saves a PiSSA adapter converted to plain LoRA; "
                                    "remove the key or set it true"))
 
-# LLaMA-Factory (0.9.5) settings with no counterpart here: named as such instead of a misleading did-you-mean.
+# %% ../nbs/00_config.ipynb #1beb169f
 LF_UNSUPPORTED = frozenset('''
 add_special_tokens add_tokens adapter_folder apollo_layerwise apollo_proj apollo_proj_type apollo_rank apollo_scale
 apollo_scale_front apollo_scale_type apollo_target apollo_update_interval asft_alpha badam_mask_mode badam_mode
@@ -342,6 +347,7 @@ RANGES = dict(
     temperature='>=0', top_p='(0,1]', top_k='>=0', max_new_tokens='>0', repetition_penalty='>0',
     per_device_eval_batch_size='>0', eval_steps='>0', warmup_steps='>=0', dataloader_num_workers='>=0')
 
+# %% ../nbs/00_config.ipynb #664802e5
 def in_range(v, spec: str) -> bool:
     "Whether number `v` is in `spec`: `>0`, `>=0`, `-1`, intervals such as `[0,1)`, alternatives joined by `|`."
     for alt in spec.split('|'):
@@ -397,7 +403,7 @@ def warn_unused(cfg: RunConfig):
     "Warn (`ConfigWarning`) once per key that `cfg`'s stage ignores."
     for msg in unused_keys(cfg): warnings.warn(msg, ConfigWarning, stacklevel=2)
 
-# %% ../nbs/00_config.ipynb #c24f8715
+# %% ../nbs/00_config.ipynb #5aa74b47
 STAGES = ('pt', 'sft', 'rm', 'dpo', 'kto', 'ppo', 'grpo')
 PREF_LOSSES = ('sigmoid', 'hinge', 'ipo', 'orpo', 'simpo')
 METHODS = ('lora', 'freeze', 'full')
@@ -411,52 +417,63 @@ GALORE_PROJ = ('std', 'reverse_std', 'right', 'left', 'full')
 def _check(ok, msg):
     if not ok: raise ConfigError(msg)
 
+# %% ../nbs/00_config.ipynb #77da0e46
 def _check_method(cfg: RunConfig):
+    "Checks of `finetuning_type` and the keys that shape it, quantization included."
     m, q, ft = cfg.method, cfg.model.quantization_bit, cfg.method.finetuning_type
     _check(m.finetuning_type in METHODS, f"finetuning_type={ft!r} is not available; use one of {', '.join(METHODS)}")
     stray = [k for k in LORA_ONLY if getattr(m, k)]
-    _check(ft == 'lora' or not stray, f"{', '.join(stray)} only apply to LoRA but finetuning_type={ft!r}: remove them or use finetuning_type=lora")
+    _check(ft == 'lora' or not stray, f"{', '.join(stray)} only apply to LoRA but finetuning_type={ft!r}: "
+           "remove them or use finetuning_type=lora")
     _check(q in (None, 4, 8), f"quantization_bit={q}: use 4 or 8 (bitsandbytes), or leave it unset")
-    _check(cfg.model.quantization_type in ('nf4', 'fp4'), f"quantization_type={cfg.model.quantization_type!r}: use nf4 or fp4")
-    _check(q is None or ft == 'lora', f"quantization_bit={q} with finetuning_type={ft!r}: quantized weights cannot be trained "
-           "directly; use finetuning_type=lora (QLoRA) or drop quantization_bit")
-    _check(not (q and m.pissa_init), "pissa_init on a quantized model: PiSSA splits the full-precision weights, which are "
-           "gone once quantization_bit loads them in 4 or 8 bits; train PiSSA without quantization_bit")
+    _check(cfg.model.quantization_type in ('nf4', 'fp4'),
+           f"quantization_type={cfg.model.quantization_type!r}: use nf4 or fp4")
+    _check(q is None or ft == 'lora', f"quantization_bit={q} with finetuning_type={ft!r}: quantized weights cannot "
+           "be trained directly; use finetuning_type=lora (QLoRA) or drop quantization_bit")
+    _check(not (q and m.pissa_init), "pissa_init on a quantized model: PiSSA splits the full-precision weights, which "
+           "are gone once quantization_bit loads them in 4 or 8 bits; train PiSSA without quantization_bit")
     pissa_bad = [k for k in ('use_dora', 'additional_target') if m.pissa_init and getattr(m, k)]
-    _check(not pissa_bad, f"pissa_init with {' and '.join(pissa_bad)}: the run keeps its PiSSA adapter converted to plain LoRA so it "
-           "applies to the original base model, and that conversion carries only the lora_A/lora_B matrices; drop one of them")
-    _check(not (m.use_galore and ft == 'lora'), "use_galore with finetuning_type=lora: GaLore projects the gradients of full "
-           "weight matrices, LoRA trains small adapters instead; use finetuning_type=full or freeze with GaLore")
-    _check(not m.use_galore or m.galore_proj_type in GALORE_PROJ, f"galore_proj_type={m.galore_proj_type!r}: use one of {', '.join(GALORE_PROJ)}")
+    _check(not pissa_bad, f"pissa_init with {' and '.join(pissa_bad)}: the run keeps its PiSSA adapter converted to "
+           "plain LoRA so it applies to the original base model, and that conversion carries only the lora_A/lora_B "
+           "matrices; drop one of them")
+    _check(not (m.use_galore and ft == 'lora'), "use_galore with finetuning_type=lora: GaLore projects the gradients "
+           "of full weight matrices, LoRA trains small adapters instead; "
+           "use finetuning_type=full or freeze with GaLore")
+    _check(not m.use_galore or m.galore_proj_type in GALORE_PROJ,
+           f"galore_proj_type={m.galore_proj_type!r}: use one of {', '.join(GALORE_PROJ)}")
     _check(not (m.use_galore and m.galore_layerwise and cfg.train.gradient_accumulation_steps > 1),
            f"galore_layerwise updates each layer as soon as its gradient is ready, so it cannot accumulate gradients: "
            f"set gradient_accumulation_steps=1 (now {cfg.train.gradient_accumulation_steps}) or galore_layerwise=false")
-    _check(ft != 'freeze' or m.freeze_trainable_layers != 0, "freeze_trainable_layers=0 trains no layer: use N>0 for the last N "
-           "layers or N<0 for the first |N|")
-    _check(m.loraplus_lr_embedding is None or m.loraplus_lr_ratio, "loraplus_lr_embedding is a LoRA+ setting: set loraplus_lr_ratio too (16 is the paper's choice)")
+    _check(ft != 'freeze' or m.freeze_trainable_layers != 0, "freeze_trainable_layers=0 trains no layer: use N>0 "
+           "for the last N layers or N<0 for the first |N|")
+    _check(m.loraplus_lr_embedding is None or m.loraplus_lr_ratio,
+           "loraplus_lr_embedding is a LoRA+ setting: set loraplus_lr_ratio too (16 is the paper's choice)")
     qm = cfg.model.quantization_method
-    _check(qm == 'bitsandbytes', f"quantization_method={qm!r}: only bitsandbytes quantizes on the fly here (hqq and eetq are not "
-           "supported); use quantization_method=bitsandbytes, or load a checkpoint already quantized with GPTQ or AWQ")
+    _check(qm == 'bitsandbytes', f"quantization_method={qm!r}: only bitsandbytes quantizes on the fly here (hqq and "
+           "eetq are not supported); use quantization_method=bitsandbytes, or load a checkpoint already quantized "
+           "with GPTQ or AWQ")
     _check(ft == 'lora' or not cfg.model.adapter_name_or_path,
            f"adapter_name_or_path is set but finetuning_type={ft!r}: adapters need finetuning_type=lora")
-    _check(not (q and ',' in (cfg.model.adapter_name_or_path or '')), f"adapter_name_or_path lists several adapters with "
-           f"quantization_bit={q}: all but the last are merged into the weights, which cannot be done in {q} bits; merge them first (llmft export) or give one")
+    _check(not (q and ',' in (cfg.model.adapter_name_or_path or '')), f"adapter_name_or_path lists several adapters "
+           f"with quantization_bit={q}: all but the last are merged into the weights, which cannot be done in {q} "
+           "bits; merge them first (llmft export) or give one")
 
+# %% ../nbs/00_config.ipynb #0c7df230
 def _check_schedule(cfg: RunConfig):
     "Checks on batch and step counts that TRL or the Trainer would otherwise make only once the model is loaded."
     m, t = cfg.method, cfg.train
     per_step = t.per_device_train_batch_size * t.gradient_accumulation_steps
     _check(m.stage != 'grpo' or per_step % m.num_generations == 0, f"num_generations={m.num_generations}: per_device_"
            f"train_batch_size x gradient_accumulation_steps ({per_step}) must be a multiple of it (answers per "
-           "prompt); "
-           f"e.g. per_device_train_batch_size={m.num_generations}")
-    ev = t.extra.get('per_device_eval_batch_size', 8) # the Trainer's default
+           f"prompt); e.g. per_device_train_batch_size={m.num_generations}")
+    ev = t.extra.get('per_device_eval_batch_size', 8)
     _check(m.stage != 'grpo' or not cfg.data.val_size or ev % m.num_generations == 0,
            f"num_generations={m.num_generations}: with val_size, TRL evaluates whole groups of answers, so "
            f"per_device_eval_batch_size ({ev}) must be a multiple of it; "
            f"e.g. per_device_eval_batch_size={m.num_generations}")
     _check(m.stage != 'grpo' or not t.extra.get('auto_find_batch_size'),
-           "auto_find_batch_size with stage=grpo: a smaller batch would split the groups of num_generations answers; set per_device_train_batch_size yourself")
+           "auto_find_batch_size with stage=grpo: a smaller batch would split the groups of num_generations answers; "
+           "set per_device_train_batch_size yourself")
     if not t.early_stopping_steps: return
     _check(cfg.data.val_size, f"early_stopping_steps={t.early_stopping_steps} needs an evaluation split: set val_size "
            "(e.g. val_size=0.1)")
@@ -465,19 +482,23 @@ def _check_schedule(cfg: RunConfig):
     _check(float(t.save_steps) % ev == 0, f"early_stopping_steps reloads the best checkpoint, so save_steps="
            f"{t.save_steps} must be a multiple of eval_steps={ev:g} (e.g. save_steps={good:g})")
 
+# %% ../nbs/00_config.ipynb #0e4a9938
 def _check_stage(cfg: RunConfig):
     "What a stage cannot start without, which its trainer would otherwise find only once the model is loaded."
     m = cfg.method
     _check(m.stage != 'ppo' or m.reward_model,
            "stage=ppo needs reward_model: a run folder of stage: rm, or 'module:function'")
     _check(m.stage != 'grpo' or m.reward_funcs,
-           "stage=grpo needs reward_funcs: a list of 'module:function' names, each f(prompts, completions, **columns) -> list of floats")
+           "stage=grpo needs reward_funcs: a list of 'module:function' names, "
+           "each f(prompts, completions, **columns) -> list of floats")
 
+# %% ../nbs/00_config.ipynb #a174ed8f
 def validate(cfg: RunConfig) -> RunConfig:
     "Raise `ConfigError` with the reason when `cfg` cannot run."
     mo, m, d, t = cfg.model, cfg.method, cfg.data, cfg.train
     check_ranges(cfg)
-    _check(m.stage in STAGES, f"stage={m.stage!r} is not a stage; use one of {', '.join(STAGES)}{did_you_mean(m.stage, STAGES)}")
+    _check(m.stage in STAGES,
+           f"stage={m.stage!r} is not a stage; use one of {', '.join(STAGES)}{did_you_mean(m.stage, STAGES)}")
     _check(m.pref_loss in PREF_LOSSES, f"pref_loss={m.pref_loss!r}: use one of {', '.join(PREF_LOSSES)}")
     _check(m.reward_model_type in ('lora', 'full'), f"reward_model_type={m.reward_model_type!r}: use lora or full")
     _check_method(cfg)
@@ -489,19 +510,24 @@ def validate(cfg: RunConfig) -> RunConfig:
     _check(d.mix_strategy in MIX, f"mix_strategy={d.mix_strategy!r}: use one of {', '.join(MIX)}")
     _check(not d.interleave_probs or len(d.interleave_probs) == len(d.dataset or []),
            f"interleave_probs has {len(d.interleave_probs or [])} values for {len(d.dataset or [])} datasets")
-    _check(not mo.shift_attn or d.cutoff_len >= 8, f"shift_attn splits cutoff_len={d.cutoff_len} into groups of a quarter of it: use cutoff_len >= 8")
+    _check(not mo.shift_attn or d.cutoff_len >= 8,
+           f"shift_attn splits cutoff_len={d.cutoff_len} into groups of a quarter of it: use cutoff_len >= 8")
     _check(not (t.bf16 and t.fp16), "bf16 and fp16 are both set: choose one (or neither and let precision=auto pick)")
     _check(t.max_steps > 0 or t.num_train_epochs > 0, "set num_train_epochs > 0 or max_steps > 0")
     _check(not d.streaming or t.max_steps > 0, "streaming has no length to count epochs by: set max_steps")
-    _check(not d.streaming or not (d.packing or d.neat_packing or d.val_size), "streaming cannot be combined with packing or val_size")
+    _check(not d.streaming or not (d.packing or d.neat_packing or d.val_size),
+           "streaming cannot be combined with packing or val_size")
     ds = t.extra.get('deepspeed')
     _check(ds is None or importlib.util.find_spec('deepspeed') is not None,
-           f"deepspeed={ds!r} needs the deepspeed package, which is not installed: pip install deepspeed (on a CUDA machine)")
+           f"deepspeed={ds!r} needs the deepspeed package, which is not installed: "
+           "pip install deepspeed (on a CUDA machine)")
     _check(not isinstance(ds, str) or Path(ds).exists(),
-           f"deepspeed={ds!r}: no such file; use a DeepSpeed JSON config such as examples/deepspeed/ds_z2.json or ds_z3.json")
-    _check(not t.predict_with_generate or (m.stage == 'sft' and d.eval_dataset), "predict_with_generate needs stage=sft and "
-           "eval_dataset (the dataset whose prompts are answered after training, e.g. eval_dataset=identity_heldout)")
-    if t.lr_scheduler_type != 'linear': # the only import of transformers here, for a value that is not the default
+           f"deepspeed={ds!r}: no such file; use a DeepSpeed JSON config such as "
+           "examples/deepspeed/ds_z2.json or ds_z3.json")
+    _check(not t.predict_with_generate or (m.stage == 'sft' and d.eval_dataset), "predict_with_generate needs "
+           "stage=sft and eval_dataset (the dataset whose prompts are answered after training, "
+           "e.g. eval_dataset=identity_heldout)")
+    if t.lr_scheduler_type != 'linear':
         from transformers.trainer_utils import SchedulerType
         kinds = [s.value for s in SchedulerType]
         _check(t.lr_scheduler_type in kinds, f"lr_scheduler_type={t.lr_scheduler_type!r}: use one of {', '.join(kinds)}"
@@ -511,7 +537,7 @@ def validate(cfg: RunConfig) -> RunConfig:
     warn_unused(cfg)
     return cfg
 
-# %% ../nbs/00_config.ipynb #f53adfaa
+# %% ../nbs/00_config.ipynb #e368f841
 def decode_utf8(data: bytes, where, offset=0) -> str:
     "`data` as UTF-8 text, a leading BOM dropped; the error names `where` and the byte offset (`offset` + position)."
     if offset == 0 and data.startswith(codecs.BOM_UTF8): data, offset = data[3:], 3
@@ -525,6 +551,7 @@ def read_utf8(path) -> str:
     "The text of the file at `path`, read as UTF-8 (a BOM is accepted); see `decode_utf8`."
     return decode_utf8(Path(path).read_bytes(), path)
 
+# %% ../nbs/00_config.ipynb #5acb8fb6
 def read_yaml(path) -> dict:
     "Parse YAML at `path`; errors name the file, line and column."
     path = Path(path)
@@ -535,7 +562,8 @@ def read_yaml(path) -> dict:
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         raise ConfigError(f"{where}: invalid YAML: {getattr(e, 'problem', None) or e}") from None
     if d is None: return {}
-    if not isinstance(d, dict): raise ConfigError(f"{path}: expected a mapping of keys to values, got {type(d).__name__}")
+    if not isinstance(d, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys to values, got {type(d).__name__}")
     return d
 
 def load_config(src=None, **overrides) -> RunConfig:

@@ -1,5 +1,4 @@
-"""Dataset specs, reading files, aligning alpaca / sharegpt / OpenAI / text records into one schema, merging and
-splitting.
+"""Dataset specs; alpaca / sharegpt / OpenAI / text records aligned into one schema, merged, split.
 
 Docs: https://llmft.github.io/llmft/data.html.md"""
 

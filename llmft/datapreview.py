@@ -1,5 +1,4 @@
-"""See the data as the model will: trained and masked tokens, special tokens, and how lengths sit against
-`cutoff_len`, before spending compute on it.
+"""See the data as the model will: trained and masked tokens, special tokens, lengths.
 
 Docs: https://llmft.github.io/llmft/datapreview.html.md"""
 

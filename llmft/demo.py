@@ -16,9 +16,9 @@ from .infer import ChatModel
 from .trainer import train
 
 # %% auto #0
-__all__ = ['EXAMPLES', 'find_example', 'ask_all', 'mentions', 'demo', 'print_report']
+__all__ = ['EXAMPLES', 'find_example', 'ask_all', 'mentions', 'print_report', 'demo']
 
-# %% ../nbs/08_demo.ipynb #a627be70
+# %% ../nbs/08_demo.ipynb #499aaa06
 EXAMPLES = bundled('examples')
 
 def find_example(name='identity_lora.yaml') -> Path:
@@ -28,23 +28,52 @@ def find_example(name='identity_lora.yaml') -> Path:
     if (EXAMPLES/name).exists(): return EXAMPLES/name
     raise ConfigError(f"config not found: {name} (nor in {EXAMPLES})")
 
+# %% ../nbs/08_demo.ipynb #a3a660af
 def ask_all(chat_model, questions, max_new_tokens=40) -> list:
     "Greedy answers of `chat_model` to each question."
     return [chat_model.chat(q, do_sample=False, max_new_tokens=max_new_tokens) for q in questions]
 
+# %% ../nbs/08_demo.ipynb #9b347784
 def mentions(answer, values) -> bool:
     "True when any of `values` (case-insensitive) appears in `answer`."
     return any(v.lower() in answer.lower() for v in values)
 
-# %% ../nbs/08_demo.ipynb #083e63f0
+# %% ../nbs/08_demo.ipynb #1d9a4c9f
+def _spec_placeholders(cfg):
+    from llmft.data import load_specs
+    specs = load_specs(cfg.data.dataset_dir)
+    return {k: v for n in cfg.data.dataset if n in specs for k, v in specs[n].placeholders.items()}
+
+# %% ../nbs/08_demo.ipynb #f04c73d8
+def _questions(cfg, questions) -> list:
+    "The first user message of each record of the dataset `questions`, read from the config's `dataset_dir`."
+    records = load_records(DataArgs(dataset=[questions], dataset_dir=cfg.data.dataset_dir))
+    return [r['messages'][0]['content'] for r in records]
+
+# %% ../nbs/08_demo.ipynb #f9fc1c87
+def print_report(rep):
+    "Print the before/after answers and the run's figures."
+    print(f"\n== Held-out identity questions (looking for {' / '.join(rep['values'])})")
+    for q, b, a in zip(rep['questions'], rep['before'], rep['after']):
+        print(f"\nQ: {q}\n  before: {b}\n  after:  {a}")
+    n = len(rep['questions'])
+    print(f"\nnew name or author in answer: before {rep['before_hits']}/{n}, after {rep['after_hits']}/{n}")
+    print(f"final loss {rep['final_loss']:.4f} | {rep['tokens_per_sec']:.0f} tokens/s | "
+          f"peak memory {rep['peak_memory_mb']:.0f} MB | {rep['steps']} steps in {rep['runtime_s']:.0f} s")
+    print(f"loss curve: {Path(rep['run'])/'loss.html'} and {Path(rep['run'])/'loss.png'}")
+
+# %% ../nbs/08_demo.ipynb #cd18b764
 def demo(config='identity_lora.yaml', questions='identity_heldout', max_new_tokens=40, **overrides) -> dict:
     "Before/after identity fine-tune of SmolLM2; prints and returns the report."
-    cfg = load_config(find_example(config) if isinstance(config, str) else config, overwrite_output_dir=True, **overrides)
+    cfg = load_config(find_example(config) if isinstance(config, str) else config, overwrite_output_dir=True,
+                      **overrides)
     ph = {**_spec_placeholders(cfg), **cfg.data.placeholders}
-    qs = [r['messages'][0]['content'] for r in load_records(DataArgs(dataset=[questions], dataset_dir=cfg.data.dataset_dir))]
+    qs = _questions(cfg, questions)
     print(f"== Before: {cfg.model.model_name_or_path}, asked {len(qs)} held-out questions")
-    before = ask_all(ChatModel(cfg.model.model_name_or_path, template=cfg.model.template, default_system=cfg.data.default_system), qs, max_new_tokens)
-    print(f"== Training (LoRA rank {cfg.method.lora_rank}, {cfg.train.num_train_epochs:g} epochs) into {cfg.train.output_dir}")
+    base = ChatModel(cfg.model.model_name_or_path, template=cfg.model.template, default_system=cfg.data.default_system)
+    before = ask_all(base, qs, max_new_tokens)
+    print(f"== Training (LoRA rank {cfg.method.lora_rank}, {cfg.train.num_train_epochs:g} epochs) "
+          f"into {cfg.train.output_dir}")
     run = train(cfg)
     after = ask_all(ChatModel(run.path), qs, max_new_tokens)
     values = [ph[k] for k in ('name', 'author') if k in ph]
@@ -53,19 +82,3 @@ def demo(config='identity_lora.yaml', questions='identity_heldout', max_new_toke
                **{k: run.result[k] for k in ('final_loss', 'tokens_per_sec', 'peak_memory_mb', 'runtime_s', 'steps')})
     print_report(rep)
     return rep
-
-def _spec_placeholders(cfg):
-    from llmft.data import load_specs
-    specs = load_specs(cfg.data.dataset_dir)
-    return {k: v for n in cfg.data.dataset if n in specs for k, v in specs[n].placeholders.items()}
-
-def print_report(rep):
-    "Print the before/after answers and the run's figures."
-    print(f"\n== Held-out identity questions (looking for {' / '.join(rep['values'])})")
-    for q, b, a in zip(rep['questions'], rep['before'], rep['after']):
-        print(f"\nQ: {q}\n  before: {b}\n  after:  {a}")
-    n = len(rep['questions'])
-    print(f"\nnew name or author in answer: before {rep['before_hits']}/{n}, after {rep['after_hits']}/{n}")
-    print(f"final loss {rep['final_loss']:.4f} | {rep['tokens_per_sec']:.0f} tokens/s | peak memory {rep['peak_memory_mb']:.0f} MB | "
-          f"{rep['steps']} steps in {rep['runtime_s']:.0f} s")
-    print(f"loss curve: {Path(rep['run'])/'loss.html'} and {Path(rep['run'])/'loss.png'}")

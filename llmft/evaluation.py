@@ -1,5 +1,4 @@
-"""Multiple-choice accuracy on MMLU, CMMLU and C-Eval style benchmarks, BLEU-4 and ROUGE on generated predictions,
-and perplexity on text.
+"""Multiple-choice accuracy (MMLU, CMMLU, C-Eval), BLEU-4 and ROUGE on predictions, perplexity.
 
 Docs: https://llmft.github.io/llmft/evaluation.html.md"""
 

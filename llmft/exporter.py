@@ -1,5 +1,4 @@
-"""Merge a run's LoRA adapter into its base, save it as sharded safetensors (or one GGUF file for llama.cpp) with
-the tokenizer, the chat template and the stop words of training, and prove the result answers as the run did.
+"""Merge a run's adapter into its base, save safetensors or GGUF, and prove it answers as the run did.
 
 Docs: https://llmft.github.io/llmft/exporter.html.md"""
 

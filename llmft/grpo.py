@@ -1,5 +1,4 @@
-"""The `grpo` stage: group relative policy optimisation with reward functions written in Python, through TRL's
-`GRPOTrainer`.
+"""The `grpo` stage: group relative policy optimisation with Python reward functions, on TRL.
 
 Train with `stage: grpo`, prompts with reference answers, and `reward_funcs` (Python functions `module:name`); the
 saved run is the adapter (or model) like an `sft` run's.

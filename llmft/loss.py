@@ -1,5 +1,4 @@
-"""The next-token loss and the sequence log-probabilities of a causal LM with its head computed only at the positions
-that have labels: the same numbers and gradients as the full logits, without most of the work.
+"""Next-token loss and sequence log-probabilities with the head computed only where labels are.
 
 Docs: https://llmft.github.io/llmft/loss.html.md"""
 

@@ -1,4 +1,4 @@
-"""`%load_ext llmft`, then `%llmft train`, `%%llmft train` (YAML in the cell), `board`, `chat`, `runs`, `preview`, `stop`.
+"""`%load_ext llmft`, then `%llmft train`, `%%llmft train`, `board`, `chat`, `runs`, `preview`, `stop`.
 
 Each verb returns at once with something to look at: `train` a job's live view (the run goes on in a child process),
 `board` the panel, `chat` the Chat tab, `runs` the runs table, `preview` the data as the model sees it, `stop RUN` a
@@ -19,7 +19,7 @@ from .cli import parse_overrides
 # %% auto #0
 __all__ = ['VERBS', 'USAGE', 'llmft_magic', 'load_ipython_extension']
 
-# %% ../nbs/13_magics.ipynb #e87915df
+# %% ../nbs/13_magics.ipynb #c88ed664
 VERBS = ('train', 'board', 'chat', 'runs', 'preview', 'stop')
 USAGE = ("usage: %llmft train CONFIG [key=value ...] | %%llmft train (YAML in the cell) | board [CONFIG|RUN] | "
          "chat [RUN|MODEL] | runs [FOLDER] | preview CONFIG | stop RUN")
@@ -28,6 +28,7 @@ def _show(w):
     from IPython.display import display
     display(w)
 
+# %% ../nbs/13_magics.ipynb #fbfd7c1a
 def _train(args, cell):
     from llmft.jobs import launch
     from llmft.panel import RunView
@@ -43,6 +44,7 @@ def _train(args, cell):
     view.watch(job)
     return job
 
+# %% ../nbs/13_magics.ipynb #54445429
 def _board(args, cell):
     from llmft.panel import board
     return board(args[0] if args else None)
@@ -73,6 +75,7 @@ def _stop(args, cell):
     job.stop()
     print(f"{args[0]}: asked to save a checkpoint and stop")
 
+# %% ../nbs/13_magics.ipynb #0a9ac1e7
 def llmft_magic(line, cell=None):
     "Run one `%llmft` / `%%llmft` command; a user's mistake prints one line and returns `None`."
     try:

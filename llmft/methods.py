@@ -1,5 +1,4 @@
-"""Every fine-tuning method in one shape: what it does to the model as it loads, what it adds to the training
-arguments, the optimizer it builds, and what it does around saving the run.
+"""Every fine-tuning method in one shape: at load, in the training arguments, the optimizer, at save.
 
 Docs: https://llmft.github.io/llmft/methods.html.md"""
 

@@ -1,5 +1,4 @@
-"""Load a tokenizer and a causal LM at the precision the device supports, pick the chat template, and set up the
-fine-tuning method: LoRA and its variants, QLoRA, freeze, full or GaLore.
+"""Load a tokenizer and a causal LM at the right precision, pick the template, set up the method.
 
 Docs: https://llmft.github.io/llmft/model.html.md"""
 

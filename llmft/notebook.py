@@ -1,4 +1,4 @@
-"""A run's curves, live in Jupyter: a Plotly `FigureWidget`, or the same figure as an image where the widget cannot render.
+"""A run's curves, live in Jupyter: a Plotly `FigureWidget`, or the same figure as an image.
 
 `LossCurve()` is a live Plotly chart of a run's losses (a `FigureWidget` where widgets work, a redrawn image
 elsewhere); pass it to `train(callbacks=[...])` or let the panel use it.

@@ -1,5 +1,4 @@
-"""Put several short examples in one `cutoff_len` row so fewer slots are padding; with neat packing, examples in a
-row cannot see each other.
+"""Several short examples in one `cutoff_len` row, fewer pads; neat packing keeps them apart.
 
 Docs: https://llmft.github.io/llmft/packing.html.md"""
 

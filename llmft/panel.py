@@ -1,4 +1,4 @@
-"""`llmft.board()`: configure, start, watch, stop, resume and compare runs in a widget panel inside the notebook.
+"""`llmft.board()`: configure, start, watch, stop, resume and compare runs in a notebook panel.
 
 `llmft.board()` (or `%llmft board`) shows the panel: configure, start, watch, stop, resume and compare runs without
 code, in English, Chinese, Russian, Korean or Japanese (`board(lang='zh')`).

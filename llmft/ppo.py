@@ -1,4 +1,4 @@
-"""The `ppo` stage: RLHF with one base model in memory, the policy, the reward model and the reference as adapters.
+"""The `ppo` stage: RLHF with one base model in memory; policy, reward model and reference as adapters.
 
 Train with `stage: ppo`, a `reward_model` (a run of `stage: rm`, or a Python function `module:name`) and prompts;
 the policy, its value head and (with LoRA) the reward model share one base model.

@@ -1,5 +1,4 @@
-"""The `dpo` stage (DPO with sigmoid, hinge or IPO loss; ORPO and SimPO without a reference model) and the `kto`
-stage, on one `Trainer` subclass that computes the loss from sequence log-probabilities.
+"""The `dpo` (sigmoid, hinge, IPO, ORPO, SimPO) and `kto` stages, from sequence log-probabilities.
 
 Train with `stage: dpo` on pairs (`chosen`, `rejected`), choosing the loss with `pref_loss`, or with `stage: kto` on
 single answers labelled desirable or not; the saved run is the adapter (or model) like an `sft` run's.

@@ -1,5 +1,4 @@
-"""Turn aligned records into token ids and labels for each training stage, with truncation that keeps the answer,
-counts of everything kept, truncated and skipped, and a view of what trains.
+"""Aligned records to token ids and labels for each stage; truncation keeps the answer; counts.
 
 Docs: https://llmft.github.io/llmft/processors.html.md"""
 

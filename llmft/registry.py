@@ -1,4 +1,4 @@
-"""Model families (chat template, LoRA targets) and short aliases that resolve to a hub id, a local folder or a GGUF file.
+"""Model families (chat template, LoRA targets) and aliases for a hub id, a folder or a GGUF file.
 
 `resolve_model(name)` turns an alias (`smollm2-135m-instruct`), a hub id, a folder or a GGUF file into a path to load
 and the template to use; `build_tiny()` makes the 2-layer Llama the fast tests train.

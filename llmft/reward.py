@@ -1,4 +1,4 @@
-"""The `rm` stage: a causal LM with a value head learns to score the chosen answer of a pair above the rejected one.
+"""The `rm` stage: a causal LM with a value head learns to score the chosen answer above the rejected.
 
 Train with `stage: rm` on pairs (`chosen`, `rejected`); the saved run is a LoRA adapter plus `value_head.safetensors`,
 which `scores` and PPO's `reward_model` load.

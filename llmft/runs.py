@@ -1,5 +1,4 @@
-"""A run is a folder: its config, a metrics log written while it trains, checkpoints, the adapter, and a result file
-written last.
+"""A run is a folder: its config, a metrics log, checkpoints, the adapter, and a result file written last.
 
 Docs: https://llmft.github.io/llmft/runs.html.md"""
 
@@ -19,7 +18,7 @@ __all__ = ['RESULT', 'METRICS', 'CONFIG', 'STATUS', 'LOG', 'LOCK', 'STOP', 'TMP_
            'StatusCallback', 'stop_signals', 'log_to', 'read_metrics', 'Run', 'smooth', 'curve_data', 'loss_figure',
            'figure_png', 'save_loss_plots']
 
-# %% ../nbs/05_runs.ipynb #82885233
+# %% ../nbs/05_runs.ipynb #7d024940
 RESULT, METRICS, CONFIG = 'result.json', 'metrics.jsonl', 'config.yaml'
 STATUS, LOG, LOCK, STOP = 'status.json', 'train.log', '.lock', 'stop'
 
@@ -30,6 +29,7 @@ def write_json_atomic(obj, path):
     tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False), encoding='utf-8')
     os.replace(tmp, path)
 
+# %% ../nbs/05_runs.ipynb #0a15b97c
 TMP_PREFIX = '.tmp-'
 
 def is_main_process() -> bool:
@@ -38,7 +38,8 @@ def is_main_process() -> bool:
 
 def last_checkpoint(out: Path) -> Path|None:
     "The newest complete `checkpoint-N` folder in `out`; half-written `.tmp-checkpoint-N` folders are not candidates."
-    cks = [p for p in Path(out).glob('checkpoint-*') if p.name.split('-')[-1].isdigit() and (p/'trainer_state.json').exists()]
+    cks = [p for p in Path(out).glob('checkpoint-*')
+           if p.name.split('-')[-1].isdigit() and (p/'trainer_state.json').exists()]
     return max(cks, key=lambda p: int(p.name.split('-')[-1]), default=None)
 
 # %% ../nbs/05_runs.ipynb #b040ab1e
@@ -77,13 +78,13 @@ def lock_holder(out) -> int|None:
     try: return int((Path(out)/LOCK).read_text().strip())
     except (OSError, ValueError): return None
 
-# %% ../nbs/05_runs.ipynb #4b9a2e4c
+# %% ../nbs/05_runs.ipynb #2a7e7a76
 def refuse_finished(cfg: RunConfig):
     "Raise when `cfg`'s output_dir holds a finished run that `overwrite_output_dir` does not allow replacing."
     out = Path(cfg.train.output_dir)
     if (out/RESULT).exists() and not cfg.train.overwrite_output_dir:
-        raise ConfigError(f"{out} already holds a finished run ({RESULT}): set overwrite_output_dir=true to replace it, "
-                          "or choose another output_dir")
+        raise ConfigError(f"{out} already holds a finished run ({RESULT}): set overwrite_output_dir=true to "
+                          "replace it, or choose another output_dir")
 
 def save_run_config(cfg: RunConfig, out):
     "Write `cfg` as the run's `config.yaml` with `overwrite_output_dir` off: rerunning it resumes, never wipes."
@@ -96,10 +97,11 @@ def resume_command(out) -> str:
     "The command line that resumes (or reruns) the run in folder `out`."
     return f"llmft train {Path(out)/CONFIG}"
 
-_KEEP = (LOCK, LOG) # what overwriting a run folder keeps: the lock it holds, and the log a launcher already writes
+# %% ../nbs/05_runs.ipynb #2a781e9b
+_KEEP = (LOCK, LOG)
 
 def prepare_run_dir(cfg: RunConfig) -> tuple:
-    "Lock, create or reuse the run folder, dropping half-written checkpoints; returns (folder, checkpoint to resume or None)."
+    "Lock, create or reuse the run folder, dropping half-written checkpoints; returns (folder, checkpoint or None)."
     out = Path(cfg.train.output_dir)
     refuse_finished(cfg)
     if not is_main_process(): return out, None if cfg.train.overwrite_output_dir else last_checkpoint(out)
@@ -107,10 +109,11 @@ def prepare_run_dir(cfg: RunConfig) -> tuple:
     if cfg.train.overwrite_output_dir:
         for p in out.iterdir():
             if p.name not in _KEEP: shutil.rmtree(p) if p.is_dir() else p.unlink()
-    for p in [*out.glob(f'{TMP_PREFIX}checkpoint-*'), out/STOP]: shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+    for p in [*out.glob(f'{TMP_PREFIX}checkpoint-*'), out/STOP]:
+        shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
     return out, last_checkpoint(out)
 
-# %% ../nbs/05_runs.ipynb #66a8ff38
+# %% ../nbs/05_runs.ipynb #188ad5cb
 def atomic_checkpoints(trainer):
     "Make `trainer` write each `checkpoint-N` into `.tmp-checkpoint-N` and rename it into place when complete."
     from transformers.trainer_utils import rotate_checkpoints
@@ -124,7 +127,8 @@ def atomic_checkpoints(trainer):
         trainer.accelerator.wait_for_everyone()
         st, args = trainer.state, trainer.args
         if args.should_save:
-            if st.best_model_checkpoint and Path(st.best_model_checkpoint).parent == stage: st.best_model_checkpoint = str(run_dir/name)
+            if st.best_model_checkpoint and Path(st.best_model_checkpoint).parent == stage:
+                st.best_model_checkpoint = str(run_dir/name)
             st.save_to_json(str(stage/name/'trainer_state.json'))
             if (run_dir/name).exists(): shutil.rmtree(run_dir/name)
             os.replace(stage/name, run_dir/name)
@@ -134,7 +138,7 @@ def atomic_checkpoints(trainer):
     trainer._save_checkpoint = _save_checkpoint
     return trainer
 
-# %% ../nbs/05_runs.ipynb #e7faca6e
+# %% ../nbs/05_runs.ipynb #12e1383f
 def peak_memory_mb() -> float:
     "Peak memory of this process: CUDA's peak allocation, or peak RSS on the CPU."
     import torch
@@ -142,15 +146,18 @@ def peak_memory_mb() -> float:
     try: return next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) / 1024
     except (OSError, StopIteration): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
+# %% ../nbs/05_runs.ipynb #a1bbecc5
 def _callback_base():
     from transformers import TrainerCallback
     return TrainerCallback
 
-_HF_LOG_KEYS = ('learning_rate', 'epoch', 'num_input_tokens_seen', 'train_loss', 'total_flos', 'train_tokens_per_second')
+_HF_LOG_KEYS = ('learning_rate', 'epoch', 'num_input_tokens_seen', 'train_loss', 'total_flos',
+                'train_tokens_per_second')
 
 class MetricsCallback(_callback_base()):
     "Append a record per log step to `metrics.jsonl` and pass it to `listeners`."
-    def __init__(self, out, listeners=()): self.path, self.listeners, self.last = Path(out)/METRICS, list(listeners), None
+    def __init__(self, out, listeners=()):
+        self.path, self.listeners, self.last = Path(out)/METRICS, list(listeners), None
 
     def on_train_begin(self, args, state, control, **kw):
         self.last = (time.time(), state.num_input_tokens_seen)
@@ -162,13 +169,13 @@ class MetricsCallback(_callback_base()):
         logs = logs or {}
         if not state.is_world_process_zero or not ({'loss', 'eval_loss'} & set(logs)): return
         now, seen = time.time(), state.num_input_tokens_seen
-        rec = dict(step=state.global_step, epoch=round(state.epoch or 0, 4), loss=logs.get('loss'), eval_loss=logs.get('eval_loss'),
-                   lr=logs.get('learning_rate'), grad_norm=logs.get('grad_norm'),
-                   tokens_per_sec=round((seen - self.last[1]) / max(now - self.last[0], 1e-9), 1) if 'loss' in logs else None,
-                   memory_mb=round(peak_memory_mb(), 1), time=round(now, 3))
+        speed = round((seen - self.last[1]) / max(now - self.last[0], 1e-9), 1) if 'loss' in logs else None
+        rec = dict(step=state.global_step, epoch=round(state.epoch or 0, 4), loss=logs.get('loss'),
+                   eval_loss=logs.get('eval_loss'), lr=logs.get('learning_rate'), grad_norm=logs.get('grad_norm'),
+                   tokens_per_sec=speed, memory_mb=round(peak_memory_mb(), 1), time=round(now, 3))
         if 'loss' in logs: self.last = (now, seen)
-        rec.update({k: v for k, v in logs.items() if k not in rec and k not in _HF_LOG_KEYS and isinstance(v, (int, float))
-                    and not k.endswith(('_runtime', '_per_second'))})
+        rec.update({k: v for k, v in logs.items() if k not in rec and k not in _HF_LOG_KEYS
+                    and isinstance(v, (int, float)) and not k.endswith(('_runtime', '_per_second'))})
         with open(self.path, 'a', encoding='utf-8') as f: f.write(json.dumps(rec) + '\n')
         for fn in self.listeners: fn(rec)
 
@@ -195,7 +202,7 @@ class LoggedStats:
             logs.update({('eval_' if split == 'eval' else '') + k: v for k, v in means.items()})
         return super().log(logs, *args, **kw)
 
-# %% ../nbs/05_runs.ipynb #2c41bcaa
+# %% ../nbs/05_runs.ipynb #2d9f0b1b
 FINAL = ('finished', 'stopped', 'failed', 'cancelled')
 
 def read_status(out) -> dict:
@@ -203,11 +210,13 @@ def read_status(out) -> dict:
     try: return json.loads((Path(out)/STATUS).read_text(encoding='utf-8'))
     except (OSError, ValueError): return {}
 
+# %% ../nbs/05_runs.ipynb #80d07750
 class RunStatus:
     "The `status.json` of a run, rewritten atomically on every `update` and every `every` seconds by a heartbeat."
     def __init__(self, out, every=2.0, **fields):
         self.path, self.every, self._lock, self._done = Path(out)/STATUS, every, threading.Lock(), threading.Event()
-        self.d = dict(state='loading', pid=os.getpid(), host=socket.gethostname(), started=time.time(), step=0, **fields)
+        self.d = dict(state='loading', pid=os.getpid(), host=socket.gethostname(), started=time.time(), step=0,
+                      **fields)
         self.update()
 
     def update(self, **kw):
@@ -292,7 +301,7 @@ class stop_signals:
 class _Tee:
     def __init__(self, stream, f): self.stream, self.f = stream, f
     def write(self, s):
-        if not self.f.closed: self.f.write(s); self.f.flush() # a handler made while teeing may outlive the file
+        if not self.f.closed: self.f.write(s); self.f.flush()
         return self.stream.write(s) if not self.stream.closed else len(s)
     def flush(self): self.stream.flush()
     def __getattr__(self, k): return getattr(self.stream, k)
@@ -316,7 +325,7 @@ class log_to:
     def __exit__(self, *exc):
         if self.f: sys.stdout, sys.stderr = self.saved; self.f.close()
 
-# %% ../nbs/05_runs.ipynb #83a65f63
+# %% ../nbs/05_runs.ipynb #d44b118e
 def read_metrics(path) -> list:
     "Records of a `metrics.jsonl`; a torn last line (a killed run) is left out."
     path = Path(path)
@@ -327,6 +336,7 @@ def read_metrics(path) -> list:
         except json.JSONDecodeError: pass
     return out
 
+# %% ../nbs/05_runs.ipynb #539de4e1
 class Run:
     "A run folder and what it holds."
     def __init__(self, path): self.path = Path(path)
@@ -338,11 +348,16 @@ class Run:
     def result(self) -> dict|None: return json.loads((self.path/RESULT).read_text()) if self.finished else None
     @property
     def finished(self) -> bool: return (self.path/RESULT).exists()
-    def __repr__(self): return f"Run({str(self.path)!r}, {'finished' if self.finished else 'unfinished'}, {len(self.metrics)} log steps)"
+    def __repr__(self):
+        state = 'finished' if self.finished else 'unfinished'
+        return f"Run({str(self.path)!r}, {state}, {len(self.metrics)} log steps)"
     def __fspath__(self): return str(self.path)
 
-# %% ../nbs/05_runs.ipynb #81670f17
-def _series(metrics, key): return [m['step'] for m in metrics if m.get(key) is not None], [m[key] for m in metrics if m.get(key) is not None]
+# %% ../nbs/05_runs.ipynb #283d20fb
+def _series(metrics, key):
+    "(steps, values) of the records that have `key`."
+    rows = [m for m in metrics if m.get(key) is not None]
+    return [m['step'] for m in rows], [m[key] for m in rows]
 
 def smooth(ys, weight=0.6) -> list:
     "Exponential moving average of `ys`, debiased at the start (TensorBoard's smoothing)."
@@ -361,11 +376,13 @@ def curve_data(metrics) -> dict:
     d['loss_smooth'] = (d['loss'][0], smooth(d['loss'][1]))
     return {k: d[k] for k, _ in CURVES}
 
+# %% ../nbs/05_runs.ipynb #aa568d0e
 def loss_figure(metrics=(), title='Training loss', log=False):
     "A Plotly figure of a run: train loss (raw, smoothed), eval loss, learning rate and grad norm against steps."
     import plotly.graph_objects as go
-    fig = go.Figure(layout=dict(title=title, xaxis_title='step', yaxis_title='loss', template='plotly_white', height=360,
-                                yaxis_type='log' if log else 'linear', legend=dict(orientation='h', y=-0.25),
+    fig = go.Figure(layout=dict(title=title, xaxis_title='step', yaxis_title='loss', template='plotly_white',
+                                height=360, yaxis_type='log' if log else 'linear',
+                                legend=dict(orientation='h', y=-0.25),
                                 yaxis2=dict(overlaying='y', side='right', showgrid=False, title='lr / grad norm')))
     for (key, name), (x, y) in zip(CURVES, curve_data(metrics).values()):
         second = key in ('lr', 'grad_norm')
@@ -374,6 +391,7 @@ def loss_figure(metrics=(), title='Training loss', log=False):
                         opacity=0.35 if key == 'loss' else 1.0)
     return fig
 
+# %% ../nbs/05_runs.ipynb #d9264f54
 def figure_png(fig, width=7, height=3.6, dpi=110) -> bytes:
     "The scatter traces of Plotly `fig` drawn as a PNG with matplotlib (no browser, no global backend change)."
     from matplotlib.figure import Figure
@@ -398,6 +416,7 @@ def figure_png(fig, width=7, height=3.6, dpi=110) -> bytes:
     m.savefig(buf, format='png')
     return buf.getvalue()
 
+# %% ../nbs/05_runs.ipynb #a5b1fa5d
 def save_loss_plots(run: Run) -> tuple:
     "Write `loss.html` and `loss.png` into the run folder; returns their paths."
     html, png = run.path/'loss.html', run.path/'loss.png'

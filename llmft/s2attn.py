@@ -1,5 +1,4 @@
-"""S²-attention (LongLoRA): train on long sequences with attention inside short groups, half the heads shifted by
-half a group so that information still flows from group to group.
+"""S²-attention (LongLoRA): long sequences with attention in short groups, half the heads shifted.
 
 Docs: https://llmft.github.io/llmft/s2attn.html.md"""
 

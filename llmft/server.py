@@ -1,4 +1,4 @@
-"""Serve a model or a finished run over HTTP in OpenAI's format, so any OpenAI client, SDK or chat UI can talk to it.
+"""Serve a model or a finished run over HTTP in OpenAI's format, for any OpenAI client or chat UI.
 
 `serve(model_or_run, port=8000)` or `llmft serve --model RUN` answers `/v1/chat/completions`, `/v1/completions` and
 `/v1/models`, streaming included, on the transformers or vLLM engine; `create_app` gives the FastAPI app itself.

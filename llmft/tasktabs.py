@@ -1,5 +1,4 @@
-"""The panel's Evaluate tab (multiple-choice accuracy, or predictions scored with BLEU-4 and ROUGE) and Export tab
-(merge, safetensors or GGUF, parity check), each running the `llmft` command in a child process it watches.
+"""The panel's Evaluate and Export tabs, each running an `llmft` command in a child process it watches.
 
 `CliTask(argv)` runs `llmft ARGV` in a child process and reports its progress, state and one-line error; `EvalTab` and
 `ExportTab` are the panel's Evaluate and Export tabs built on it.

@@ -1,5 +1,4 @@
-"""Render conversations the way a model was trained to read them, and encode them into prompt and answer ids so the
-loss falls on the answers only.
+"""Render conversations as a model was trained to read them; encode them so the loss falls on answers.
 
 Docs: https://llmft.github.io/llmft/templates.html.md"""
 
@@ -35,7 +34,8 @@ def _loads(c): return json.loads(c) if isinstance(c, str) else c
 def tool_calls(content) -> list:
     "The calls of a `tool_call` turn, as `{'name', 'arguments'}` dicts."
     calls = _loads(content)
-    return [dict(name=c['name'], arguments=_loads(c.get('arguments', {}))) for c in (calls if isinstance(calls, list) else [calls])]
+    return [dict(name=c['name'], arguments=_loads(c.get('arguments', {})))
+            for c in (calls if isinstance(calls, list) else [calls])]
 
 # %% ../nbs/02_templates.ipynb #e2e3b0e1
 _ANSWER_ROLES = ('assistant', 'tool_call')
@@ -65,7 +65,8 @@ class Template:
 
     def bind(self, tokenizer):
         "This template with `tokenizer`'s own BOS and EOS, as its jinja would see them."
-        return dataclasses.replace(self, bos=tokenizer.bos_token or '', eos=tokenizer.eos_token or '', tokenizer=tokenizer)
+        return dataclasses.replace(self, bos=tokenizer.bos_token or '', eos=tokenizer.eos_token or '',
+                                   tokenizer=tokenizer)
 
     def render(self, messages, system=None, tools=None, enable_thinking=True):
         "Full prompt text of `messages`; ends with the assistant header when the last turn is not an answer."
@@ -99,10 +100,12 @@ def pairs(self: Template, messages, system=None, tools=None, enable_thinking=Tru
             if i+1 == len(msgs) or msgs[i+1]['role'] != 'tool': pending += tf.close
         elif role in _ANSWER_ROLES:
             body, think = self._answer(tf, role, c, tx, i > last_q, i+1 == len(msgs), enable_thinking), ''
-            if self.thinking and not enable_thinking and body.startswith(_EMPTY_THINK): think, body = _EMPTY_THINK, body[len(_EMPTY_THINK):]
+            if self.thinking and not enable_thinking and body.startswith(_EMPTY_THINK):
+                think, body = _EMPTY_THINK, body[len(_EMPTY_THINK):]
             out.append([pending + f(self.header) + think, f(self.assistant, content=body)])
             pending = f(self.sep)
-        else: raise ValueError(f"role {role!r} is not supported by template {self.name!r}: use system, user, assistant, tool_call or tool")
+        else: raise ValueError(f"role {role!r} is not supported by template {self.name!r}: "
+                               "use system, user, assistant, tool_call or tool")
     if msgs and msgs[-1]['role'] in _ANSWER_ROLES: out[-1][1] += f(self.suffix)
     else: out.append([pending + f(self.header) + (_EMPTY_THINK if self.thinking and not enable_thinking else ''), ''])
     return [tuple(o) for o in out]
@@ -112,9 +115,11 @@ def _answer(self: Template, tf, role, c, tx, after_query, last, enable_thinking=
     "The answer text of one turn: plain content, tool calls, with or without its `<think>` block."
     body, r = self._calls(tf, c) if role == 'tool_call' else tx(c), ''
     if self.thinking and '</think>' in body:
-        r, body = body.split('</think>')[0].rstrip('\n').split('<think>')[-1].lstrip('\n'), body.split('</think>')[-1].lstrip('\n')
+        r = body.split('</think>')[0].rstrip('\n').split('<think>')[-1].lstrip('\n')
+        body = body.split('</think>')[-1].lstrip('\n')
         if not enable_thinking: r = ''
-    if self.thinking and after_query and (last or r): body = f"<think>\n{r.strip(chr(10))}\n</think>\n\n{body.lstrip(chr(10))}"
+    if self.thinking and after_query and (last or r):
+        body = f"<think>\n{r.strip(chr(10))}\n</think>\n\n{body.lstrip(chr(10))}"
     return body
 
 
@@ -126,36 +131,55 @@ _EOS = dict(efficient_eos=True, bos='<s>', eos='</s>')
 
 TEMPLATES = {t.name: t for t in [
     Template('chatml', **_chatml),
-    Template('smollm2', default_system='You are a helpful AI assistant named SmolLM, trained by Hugging Face', **_chatml),
-    Template('qwen', default_system='You are Qwen, created by Alibaba Cloud. You are a helpful assistant.', tool_format='qwen', **_chatml),
+    Template('smollm2', default_system='You are a helpful AI assistant named SmolLM, trained by Hugging Face',
+             **_chatml),
+    Template('qwen', default_system='You are Qwen, created by Alibaba Cloud. You are a helpful assistant.',
+             tool_format='qwen', **_chatml),
     Template('qwen3', thinking=True, tool_format='qwen', **_chatml),
     Template('yi', **_chatml),
-    Template('llama2', user='{bos}[INST] {content} [/INST]', assistant=' {content} {eos}', fold_system='<<SYS>>\n{system}\n<</SYS>>\n\n{content}',
+    Template('llama2', user='{bos}[INST] {content} [/INST]', assistant=' {content} {eos}',
+             fold_system='<<SYS>>\n{system}\n<</SYS>>\n\n{content}',
              trim=True, **_EOS),
-    Template('llama3', prefix='{bos}', system=_hdr('system') + '{content}<|eot_id|>', user=_hdr('user') + '{content}<|eot_id|>', header=_hdr('assistant'),
-             assistant='{content}<|eot_id|>', trim=True, stop_words=('<|eot_id|>',), tool_format='llama3', bos='<|begin_of_text|>', eos='<|eot_id|>'),
-    Template('mistral', prefix='{bos}', user=' [INST] {content} [/INST]', assistant=' {content}{eos}', fold_system='{system}\n\n{content}', **_EOS),
-    Template('gemma', prefix='{bos}', user='<start_of_turn>user\n{content}<end_of_turn>\n', header='<start_of_turn>model\n',
-             assistant='{content}<end_of_turn>\n', fold_system='{system}\n\n{content}', trim=True, stop_words=('<end_of_turn>',), bos='<bos>', eos='<eos>'),
-    Template('phi3', system='<|system|>\n{content}<|end|>\n', user='<|user|>\n{content}<|end|>\n', header='<|assistant|>\n',
+    Template('llama3', prefix='{bos}', system=_hdr('system') + '{content}<|eot_id|>',
+             user=_hdr('user') + '{content}<|eot_id|>', header=_hdr('assistant'),
+             assistant='{content}<|eot_id|>', trim=True, stop_words=('<|eot_id|>',), tool_format='llama3',
+             bos='<|begin_of_text|>', eos='<|eot_id|>'),
+    Template('mistral', prefix='{bos}', user=' [INST] {content} [/INST]', assistant=' {content}{eos}',
+             fold_system='{system}\n\n{content}', **_EOS),
+    Template('gemma', prefix='{bos}', user='<start_of_turn>user\n{content}<end_of_turn>\n',
+             header='<start_of_turn>model\n',
+             assistant='{content}<end_of_turn>\n', fold_system='{system}\n\n{content}', trim=True,
+             stop_words=('<end_of_turn>',), bos='<bos>', eos='<eos>'),
+    Template('phi3', system='<|system|>\n{content}<|end|>\n', user='<|user|>\n{content}<|end|>\n',
+             header='<|assistant|>\n',
              assistant='{content}<|end|>\n', suffix='{eos}', stop_words=('<|end|>',), eos='<|endoftext|>'),
-    Template('phi4', system='<|im_start|>system<|im_sep|>{content}<|im_end|>', user='<|im_start|>user<|im_sep|>{content}<|im_end|>',
+    Template('phi4', system='<|im_start|>system<|im_sep|>{content}<|im_end|>',
+             user='<|im_start|>user<|im_sep|>{content}<|im_end|>',
              header='<|im_start|>assistant<|im_sep|>', assistant='{content}<|im_end|>', stop_words=('<|im_end|>',)),
-    Template('zephyr', system='<|system|>\n{content}{eos}\n', user='<|user|>\n{content}{eos}\n', header='<|assistant|>\n',
+    Template('zephyr', system='<|system|>\n{content}{eos}\n', user='<|user|>\n{content}{eos}\n',
+             header='<|assistant|>\n',
              assistant='{content}{eos}\n', **_EOS),
-    Template('vicuna', prefix='{bos}', system='{content} ', user='USER: {content} ', header='ASSISTANT:', assistant=' {content}{eos}',
+    Template('vicuna', prefix='{bos}', system='{content} ', user='USER: {content} ', header='ASSISTANT:',
+             assistant=' {content}{eos}',
              default_system="A chat between a curious user and an artificial intelligence assistant. "
-                            "The assistant gives helpful, detailed, and polite answers to the user's questions.", **_EOS),
-    Template('alpaca', prefix='{bos}', system='{content}\n\n', user='### Instruction:\n{content}\n\n', header='### Response:\n',
+                            "The assistant gives helpful, detailed, and polite answers to the user's questions.",
+             **_EOS),
+    Template('alpaca', prefix='{bos}', system='{content}\n\n', user='### Instruction:\n{content}\n\n',
+             header='### Response:\n',
              assistant='{content}{eos}', sep='\n\n', **dict(_EOS, bos=''),
-             default_system='Below is an instruction that describes a task. Write a response that appropriately completes the request.'),
-    Template('deepseek', prefix='{bos}', system='{content}\n\n', user='User: {content}\n\n', header='Assistant:', assistant=' {content}{eos}',
+             default_system='Below is an instruction that describes a task. '
+                            'Write a response that appropriately completes the request.'),
+    Template('deepseek', prefix='{bos}', system='{content}\n\n', user='User: {content}\n\n', header='Assistant:',
+             assistant=' {content}{eos}',
              efficient_eos=True, bos='<｜begin▁of▁sentence｜>', eos='<｜end▁of▁sentence｜>'),
-    Template('deepseek3', prefix='{bos}', user='<｜User｜>{content}', header='<｜Assistant｜>', assistant='{content}<｜end▁of▁sentence｜>',
+    Template('deepseek3', prefix='{bos}', user='<｜User｜>{content}', header='<｜Assistant｜>',
+             assistant='{content}<｜end▁of▁sentence｜>',
              efficient_eos=True, bos='<｜begin▁of▁sentence｜>', eos='<｜end▁of▁sentence｜>'),
-    Template('glm4', prefix='[gMASK]<sop>', system='<|system|>\n{content}', user='<|user|>\n{content}', header='<|assistant|>\n',
+    Template('glm4', prefix='[gMASK]<sop>', system='<|system|>\n{content}', user='<|user|>\n{content}',
+             header='<|assistant|>\n',
              suffix='{eos}', efficient_eos=True, stop_words=('<|user|>', '<|observation|>'), eos='<|endoftext|>'),
-    Template('falcon', system='System: {content}\n', user='User: {content}\n', header='Falcon:', assistant=' {content}', sep='\n',
+    Template('falcon', system='System: {content}\n', user='User: {content}\n', header='Falcon:',
+             assistant=' {content}', sep='\n',
              suffix='{eos}', efficient_eos=True, eos='<|endoftext|>'),
 ]}
 
@@ -196,16 +220,20 @@ class ToolFormat:
 
 TOOL_FORMATS = dict(
     qwen=ToolFormat(
-        system='{system}# Tools\n\nYou may call one or more functions to assist with the user query.\n\nYou are provided with function '
-               'signatures within <tools></tools> XML tags:\n<tools>{tools}\n</tools>\n\nFor each function call, return a json object '
-               'with function name and arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{"name": <function-name>, '
+        system='{system}# Tools\n\nYou may call one or more functions to assist with the user query.\n\n'
+               'You are provided with function signatures within <tools></tools> XML tags:\n<tools>{tools}\n'
+               '</tools>\n\n'
+               'For each function call, return a json object with function name and arguments within '
+               '<tool_call></tool_call> XML tags:\n<tool_call>\n{"name": <function-name>, '
                '"arguments": <args-json-object>}\n</tool_call>',
         sys_sep='\n\n', tool='\n{tool}', call='<tool_call>\n{"name": "{name}", "arguments": {arguments}}\n</tool_call>',
         result='\n<tool_response>\n{content}\n</tool_response>', open='<|im_start|>user', close='<|im_end|>\n'),
     llama3=ToolFormat(
-        system='Environment: ipython\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n{system}', tool='{tool}\n\n', indent=4,
-        user='Given the following functions, please respond with a JSON for a function call with its proper arguments that best answers '
-             'the given prompt.\n\nRespond in the format {"name": function name, "parameters": dictionary of argument name and its value}.'
+        system='Environment: ipython\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n{system}',
+        tool='{tool}\n\n', indent=4,
+        user='Given the following functions, please respond with a JSON for a function call with its proper arguments '
+             'that best answers the given prompt.\n\n'
+             'Respond in the format {"name": function name, "parameters": dictionary of argument name and its value}.'
              'Do not use variables.\n\n{tools}{content}',
         call='{"name": "{name}", "parameters": {arguments}}', multi=None,
         result='<|start_header_id|>ipython<|end_header_id|>\n\n{content}<|eot_id|>', quote=True))
@@ -214,14 +242,16 @@ TOOL_FORMATS = dict(
 def _tool_format(self: Template):
     "This template's `ToolFormat`, or an error naming the templates that have one."
     if self.tool_format not in TOOL_FORMATS:
-        raise ValueError(f"template {self.name!r} has no tool format; tools work with {', '.join(n for n, t in TEMPLATES.items() if t.tool_format)}")
+        have = ', '.join(n for n, t in TEMPLATES.items() if t.tool_format)
+        raise ValueError(f"template {self.name!r} has no tool format; tools work with {have}")
     return TOOL_FORMATS[self.tool_format]
 
 @patch
 def _calls(self: Template, tf, content):
     "The text of a `tool_call` turn's calls."
     calls = tool_calls(content)
-    if tf.multi is None and len(calls) > 1: raise ValueError(f"template {self.name!r} writes one tool call per turn; this turn has {len(calls)}")
+    if tf.multi is None and len(calls) > 1:
+        raise ValueError(f"template {self.name!r} writes one tool call per turn; this turn has {len(calls)}")
     return (tf.multi or '').join(_fill(tf.call, name=c['name'], arguments=_json(c['arguments'])) for c in calls)
 
 
@@ -231,7 +261,8 @@ def hf_messages(messages, system=None) -> list:
     out = [dict(role='system', content=system)] if system and not (messages and messages[0]['role'] == 'system') else []
     for m in messages:
         if m['role'] != 'tool_call': out.append(dict(role=m['role'], content=m['content']))
-        else: out.append(dict(role='assistant', content='', tool_calls=[dict(type='function', function=c) for c in tool_calls(m['content'])]))
+        else: out.append(dict(role='assistant', content='',
+                              tool_calls=[dict(type='function', function=c) for c in tool_calls(m['content'])]))
     return out
 
 @dataclass(frozen=True)
@@ -240,19 +271,26 @@ class AutoTemplate(Template):
     def pairs(self, messages, system=None, tools=None, enable_thinking=True):
         "Split `messages` into (prompt text, answer text) pairs, one per assistant turn."
         tok = self.tokenizer
-        if tok is None: raise ConfigError("template 'auto' uses a tokenizer's chat_template: bind one with get_template('auto', tokenizer)")
-        if not getattr(tok, 'chat_template', None): raise ConfigError(f"template 'auto': this tokenizer has no chat_template; pick one of {', '.join(TEMPLATES)}")
-        msgs, kw = hf_messages(messages, system), dict(tools=_tools(tools) or None, tokenize=False, enable_thinking=enable_thinking)
+        if tok is None:
+            raise ConfigError("template 'auto' uses a tokenizer's chat_template: "
+                              "bind one with get_template('auto', tokenizer)")
+        if not getattr(tok, 'chat_template', None):
+            raise ConfigError("template 'auto': this tokenizer has no chat_template; "
+                              f"pick one of {', '.join(TEMPLATES)}")
+        msgs = hf_messages(messages, system)
+        kw = dict(tools=_tools(tools) or None, tokenize=False, enable_thinking=enable_thinking)
         r = lambda ms, gen: tok.apply_chat_template(ms, add_generation_prompt=gen, **kw)
         out, text = [], ''
         def add(p, a=None):
             nonlocal text
             if out and not p.startswith(text):
                 k, start = _cut(text, len(_common(text, p)), tok.all_special_tokens), len(text) - len(out[-1][1])
-                if k <= start: raise ValueError("template 'auto': this chat template renders earlier answers differently from the last one "
-                                                "(e.g. it drops reasoning from history); use a registered template such as qwen3")
+                if k <= start: raise ValueError("template 'auto': this chat template renders earlier answers "
+                                                "differently from the last one (e.g. it drops reasoning from "
+                                                "history); use a registered template such as qwen3")
                 out[-1][1], text = out[-1][1][:k - start], text[:k]
-            if not p.startswith(text) or not (a or p).startswith(p): raise ValueError("template 'auto': renderings of a conversation's prefixes do not nest")
+            if not p.startswith(text) or not (a or p).startswith(p):
+                raise ValueError("template 'auto': renderings of a conversation's prefixes do not nest")
             out.append([p[len(text):], (a or p)[len(p):]]); text = a or p
         for i, m in enumerate(msgs):
             if m['role'] == 'assistant': add(r(msgs[:i], True), r(msgs[:i+1], False))
@@ -281,7 +319,8 @@ def encode_pairs(template: Template, tokenizer, messages, system=None, tools=Non
     tk = lambda s: tokenizer.encode(s, add_special_tokens=False) if s else []
     return [(tk(p), tk(a)) for p, a in template.bind(tokenizer).pairs(messages, system, tools, enable_thinking)]
 
-def encode(template: Template, tokenizer, messages, system=None, train_on_prompt=False, tools=None, enable_thinking=True):
+def encode(template: Template, tokenizer, messages, system=None, train_on_prompt=False, tools=None,
+           enable_thinking=True):
     "Token ids and labels for a conversation; labels are `IGNORE` over prompts."
     ids, labels = [], []
     for p, a in encode_pairs(template, tokenizer, messages, system, tools, enable_thinking):
@@ -300,9 +339,12 @@ def stop_ids(self: Template, tokenizer) -> list:
 CHECK_CONVERSATIONS = [
     [dict(role='user', content='Hi!')],
     [dict(role='user', content='Hi!'), dict(role='assistant', content='Hello! How can I help?')],
-    [dict(role='system', content='You are terse.'), dict(role='user', content='Name a colour.'), dict(role='assistant', content='Blue.')],
-    [dict(role='user', content='Two lines:\nok?'), dict(role='assistant', content='Yes.'), dict(role='user', content='Thanks.')],
-    [dict(role='system', content='Answer in French.'), dict(role='user', content='Hello'), dict(role='assistant', content='Bonjour'),
+    [dict(role='system', content='You are terse.'), dict(role='user', content='Name a colour.'),
+     dict(role='assistant', content='Blue.')],
+    [dict(role='user', content='Two lines:\nok?'), dict(role='assistant', content='Yes.'),
+     dict(role='user', content='Thanks.')],
+    [dict(role='system', content='Answer in French.'), dict(role='user', content='Hello'),
+     dict(role='assistant', content='Bonjour'),
      dict(role='user', content='Goodbye'), dict(role='assistant', content='Au revoir')],
 ]
 
@@ -320,9 +362,11 @@ class TemplateCheck:
     @property
     def ok(self): return not self.kind
     def __repr__(self):
-        if self.ok: return f"{self.template}: matches the tokenizer's chat template on {self.checked} conversations ({'text and ids' if self.ids else 'text'})"
+        if self.ok: return (f"{self.template}: matches the tokenizer's chat template on {self.checked} conversations "
+                            f"({'text and ids' if self.ids else 'text'})")
         unit = 'character' if self.kind == 'text' else 'token'
-        return (f"{self.template}: differs from the tokenizer's chat template in conversation {self.conversation}, {self.kind} at {unit} {self.pos}\n"
+        return (f"{self.template}: differs from the tokenizer's chat template in conversation {self.conversation}, "
+                f"{self.kind} at {unit} {self.pos}\n"
                 f"  ours:   {self.ours}\n  theirs: {self.theirs}")
 
 def _snip(s, i, w=30): return f"{s[max(0, i - w):i]!r} ▸ {s[i:i + w]!r}"
@@ -333,7 +377,8 @@ def check_template(tokenizer, template, conversations=None, tools=None, ids=True
     convs = conversations or CHECK_CONVERSATIONS
     for k, msgs in enumerate(convs):
         gen = not msgs or msgs[-1]['role'] not in _ANSWER_ROLES
-        theirs = tokenizer.apply_chat_template(hf_messages(msgs), tools=_tools(tools) or None, tokenize=False, add_generation_prompt=gen)
+        theirs = tokenizer.apply_chat_template(hf_messages(msgs), tools=_tools(tools) or None, tokenize=False,
+                                               add_generation_prompt=gen)
         ours = t.render(msgs, tools=tools)
         if ours != theirs:
             i = len(_common(ours, theirs))
@@ -357,7 +402,9 @@ def _j(fmt, **vs):
 def to_jinja(t: Template) -> str:
     "`t` as a jinja `chat_template` string, for a saved model to chat the same way with plain transformers."
     if isinstance(t, AutoTemplate): raise ValueError("template 'auto' is the tokenizer's own chat_template already")
-    if t.thinking: raise ValueError(f"template {t.name!r}: its thinking rules are not written to jinja; keep the model's own chat_template")
+    if t.thinking:
+        raise ValueError(f"template {t.name!r}: its thinking rules are not written to jinja; "
+                         "keep the model's own chat_template")
     trim = ' | trim' if t.trim else ''
     out = lambda fmt, **vs: "{{- " + _j(fmt, **vs) + " -}}" if fmt else ''
     j = ("{%- set has_sys = messages and messages[0]['role'] == 'system' -%}"
@@ -365,7 +412,9 @@ def to_jinja(t: Template) -> str:
          "{%- set msgs = messages[1:] if has_sys else messages -%}" + out(t.prefix))
     if not t.fold_system: j += "{%- if sys -%}" + out(t.system, content='sys') + "{%- endif -%}"
     j += "{%- for m in msgs -%}{%- set c = m['content']" + trim + " -%}{%- if m['role'] == 'user' -%}"
-    if t.fold_system: j += "{%- if loop.first and sys -%}{%- set c = " + _j(t.fold_system, system='sys', content='c') + " -%}{%- endif -%}"
+    if t.fold_system:
+        fold = _j(t.fold_system, system='sys', content='c')
+        j += "{%- if loop.first and sys -%}{%- set c = " + fold + " -%}{%- endif -%}"
     j += out(t.user, content='c') + "{%- elif m['role'] == 'assistant' -%}" + out(t.header + t.assistant, content='c')
     if t.sep: j += "{%- if not loop.last -%}" + out(t.sep) + "{%- endif -%}"
     j += "{%- endif -%}{%- endfor -%}{%- if add_generation_prompt -%}" + out(t.header)

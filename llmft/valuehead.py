@@ -1,5 +1,4 @@
-"""A causal LM with one more output: a linear map from its last hidden state to a number, for the reward model
-(`rm`) and PPO's critic.
+"""A causal LM with one more output, a number per position: the reward model and PPO's critic.
 
 `add_value_head(model)` puts a `ValueHead` on a loaded model as `model.v_head`; `scores` gives each row its value at
 its last real token; a trainer that mixes in `ValueHeadSaving` saves the head as `value_head.safetensors` next to the
