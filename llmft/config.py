@@ -84,7 +84,7 @@ class DataArgs:
     interleave_probs: list[float]|None = None
     packing: bool|None = None # pt: documents joined into blocks unless false (LLaMA-Factory's default); others: off
     neat_packing: bool = False # packing without attention across examples
-    padding_free: bool = True # sft/pt: a batch's rows joined in one row, attention within each (same loss, no pads)
+    padding_free: bool = True # sft/pt/dpo: a batch's rows in one row, attention within each (same loss, no pads)
     preprocessing_num_workers: int|None = None
     overwrite_cache: bool = False
     strict: bool = False # a malformed conversation is an error instead of a counted skip
