@@ -5,18 +5,31 @@ Modules:
 - `llmft.chattab`: A base model and a fine-tuned run side by side in the Chat tab, each served in a child process.
 - `llmft.cli`: `llmft train | chat | preview | serve | eval | predict | export | demo | ...`: thin over the Python API.
 - `llmft.config`: One `RunConfig` describes a whole run: model, data, method, training and generation.
+- `llmft.data`: Dataset specs; alpaca / sharegpt / OpenAI / text records aligned into one schema, merged, split.
 - `llmft.demo`: Fine-tune SmolLM2 to a new identity and show the answers to held-out questions before and after.
+- `llmft.evaluation`: Multiple-choice accuracy (MMLU, CMMLU, C-Eval), BLEU-4 and ROUGE on predictions, perplexity.
+- `llmft.exporter`: Merge a run's adapter into its base, save safetensors or GGUF, and prove it answers as the run did.
 - `llmft.grpo`: The `grpo` stage: group relative policy optimisation with Python reward functions, on TRL.
+- `llmft.infer`: Chat with a model or a finished run, streaming or in batches, in its template, on transformers or vLLM.
 - `llmft.jobs`: Training in a child process watched through its run folder: `launch`, `attach`, stop, cancel, resume.
+- `llmft.loss`: Next-token loss and sequence log-probabilities with the head computed only where labels are.
 - `llmft.magics`: `%load_ext llmft`, then `%llmft train`, `%%llmft train`, `board`, `chat`, `runs`, `preview`, `stop`.
+- `llmft.methods`: Every fine-tuning method in one shape: at load, in the training arguments, the optimizer, at save.
 - `llmft.notebook`: A run's curves, live in Jupyter: a Plotly `FigureWidget`, or the same figure as an image.
+- `llmft.packing`: Several short examples in one `cutoff_len` row, fewer pads; neat packing keeps them apart.
 - `llmft.panel`: `llmft.board()`: configure, start, watch, stop, resume and compare runs in a notebook panel.
 - `llmft.ppo`: The `ppo` stage: RLHF with one base model in memory; policy, reward model and reference as adapters.
 - `llmft.preference`: The `dpo` (sigmoid, hinge, IPO, ORPO, SimPO) and `kto` stages, from sequence log-probabilities.
+- `llmft.processors`: Aligned records to token ids and labels for each stage; truncation keeps the answer; counts.
 - `llmft.registry`: Model families (chat template, LoRA targets) and aliases for a hub id, a folder or a GGUF file.
 - `llmft.reward`: The `rm` stage: a causal LM with a value head learns to score the chosen answer above the rejected.
+- `llmft.runs`: A run is a folder: its config, a metrics log, checkpoints, the adapter, and a result file written last.
+- `llmft.s2attn`: S²-attention (LongLoRA): long sequences with attention in short groups, half the heads shifted.
+- `llmft.segments`: Padding-free rows attend within each example: one causal call per example, not a masked square.
 - `llmft.server`: Serve a model or a finished run over HTTP in OpenAI's format, for any OpenAI client or chat UI.
 - `llmft.tasktabs`: The panel's Evaluate and Export tabs, each running an `llmft` command in a child process it watches.
+- `llmft.templates`: Render conversations as a model was trained to read them; encode them so the loss falls on answers.
+- `llmft.trainer`: `llmft.train(config)`: any stage (pt, sft, rm, dpo, kto, ppo, grpo) from a config to a finished run folder.
 - `llmft.valuehead`: A causal LM with one more output, a number per position: the reward model and PPO's critic."""
 
 __version__ = "0.0.1"

@@ -1,4 +1,39 @@
-"""Render conversations as a model was trained to read them; encode them so the loss falls on answers.
+r"""Render conversations as a model was trained to read them; encode them so the loss falls on answers.
+
+A chat template is a few string formats. We keep our own copy of each family's template instead of calling the
+tokenizer's jinja, for two reasons: we need to know where each answer starts and ends (to mask the prompt from the
+loss), and many checkpoints ship no template or the wrong one. `check_template` below compares our copy with a
+tokenizer's own jinja, text and token ids; `auto` uses that jinja directly when no copy fits.
+
+```
+[prefix]  {bos}                                                  ← once, e.g. <|begin_of_text|>
+[system]  <|im_start|>system\n{content}<|im_end|>\n              ← once, before the first turn
+[user]    <|im_start|>user\n{content}<|im_end|>\n                ← prompt: masked
+[header]  <|im_start|>assistant\n                                ← prompt: masked; ends every prompt
+[answer]  {content}<|im_end|>\n                                  ← trained
+```
+
+| name | families | system prompt | answer ends with | stop words |
+|---|---|---|---|---|
+| `chatml` | OpenHermes, Dolphin, most ChatML fine-tunes | `<\|im_start\|>system` turn | `<\|im_end\|>\n` | `<\|im_end\|>` |
+| `smollm2` | SmolLM2-Instruct | ChatML; default: *You are a helpful AI assistant named SmolLM…* | `<\|im_end\|>\n` | `<\|im_end\|>` |
+| `qwen` | Qwen2, Qwen2.5 (tools) | ChatML; default: *You are Qwen, created by Alibaba Cloud…* | `<\|im_end\|>\n` | `<\|im_end\|>` |
+| `qwen3` | Qwen3 (thinking, tools) | ChatML, no default | `<\|im_end\|>\n` | `<\|im_end\|>` |
+| `yi` | Yi, Yi-1.5 chat | ChatML | `<\|im_end\|>\n` | `<\|im_end\|>` |
+| `llama2` | Llama-2-chat | `<<SYS>>` block inside the first `[INST]` | ` </s>` (EOS) | EOS |
+| `llama3` | Llama 3, 3.1, 3.2, 3.3 Instruct (3.1 tools) | `system` header turn | `<\|eot_id\|>` | `<\|eot_id\|>` |
+| `mistral` | Mistral-7B-Instruct v0.1/v0.2, Mixtral | folded into the first `[INST]` | `</s>` (EOS) | EOS |
+| `gemma` | Gemma, Gemma 2, Gemma 3 | folded into the first user turn | `<end_of_turn>\n` | `<end_of_turn>` |
+| `phi3` | Phi-3, Phi-3.5 mini | `<\|system\|>` turn | `<\|end\|>\n` (+ EOS at the end) | `<\|end\|>` |
+| `phi4` | Phi-4 | `<\|im_start\|>system<\|im_sep\|>` turn | `<\|im_end\|>` | `<\|im_end\|>` |
+| `zephyr` | Zephyr | `<\|system\|>` turn | `</s>\n` (EOS) | EOS |
+| `vicuna` | Vicuna v1.1+ | plain text before `USER:`; default: *A chat between…* | `</s>` (EOS) | EOS |
+| `alpaca` | Alpaca-style instruction tuning | plain text; default: *Below is an instruction…* | `</s>` (EOS) | EOS |
+| `deepseek` | DeepSeek-V2 chat, DeepSeek LLM chat | plain text before `User:` | `<｜end▁of▁sentence｜>` (EOS) | EOS |
+| `deepseek3` | DeepSeek-V2.5, V3 | plain text after BOS | `<｜end▁of▁sentence｜>` (EOS) | EOS |
+| `glm4` | GLM-4-9B-chat | `<\|system\|>` turn | nothing (+ EOS at the end) | `<\|user\|>`, `<\|observation\|>` |
+| `falcon` | Falcon-instruct | `System:` line | nothing (+ EOS at the end) | EOS |
+| `auto` | any model whose tokenizer has a `chat_template` | the tokenizer's jinja | the tokenizer's jinja | EOS |
 
 Docs: https://llmft.github.io/llmft/templates.html.md"""
 
