@@ -12,11 +12,12 @@ from .model import choose_template, load_tokenizer, tokenizer_for
 from .processors import load_and_process, show_tokens, ProcessReport
 from .registry import resolve_model
 from .templates import check_template
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['histogram', 'Preview', 'preview', 'template_warning']
 
-# %% ../nbs/06b_datapreview.ipynb #66a3d8aa
+# %% ../nbs/06b_datapreview.ipynb #ce7341ad
 def histogram(lengths, cutoff, bins=10) -> list:
     "(low, high, count) bins of `lengths` up to `max(cutoff, longest)`."
     top = max(cutoff, max(lengths, default=1))
@@ -25,7 +26,7 @@ def histogram(lengths, cutoff, bins=10) -> list:
     for n in lengths: counts[min(n // w, bins - 1)] += 1
     return [(i * w, (i + 1) * w, c) for i, c in enumerate(counts)]
 
-# %% ../nbs/06b_datapreview.ipynb #8dec9d00
+# %% ../nbs/06b_datapreview.ipynb #c21332a4
 class Preview:
     "The first rows of a processed dataset with their masks, and a length histogram."
     def __init__(self, rows, tok, report: ProcessReport, cutoff_len, key='input_ids'):
@@ -37,42 +38,64 @@ class Preview:
     def of(cls, ds, tok, report, cutoff_len, n=3):
         "Preview the first `n` rows of `ds` (pairwise rows show their chosen side)."
         key = 'input_ids' if 'input_ids' in ds.column_names else 'chosen_input_ids'
-        rows = [dict(input_ids=r[key], labels=r[key.replace('input_ids', 'labels')]) for r in ds.select(range(min(n, len(ds))))]
+        shown = ds.select(range(min(n, len(ds))))
+        rows = [dict(input_ids=r[key], labels=r[key.replace('input_ids', 'labels')]) for r in shown]
         p = cls(rows, tok, report, cutoff_len)
         p.lengths = [len(x) for x in ds[key]]
         return p
 
-    def __str__(self):
-        hist = histogram(self.lengths, self.cutoff)
-        big = max(c for *_, c in hist) or 1
-        lines = [str(self.report), '']
-        for i, v in enumerate(self.views): lines += [f'--- row {i} ([[trained]], the rest masked)', str(v)]
-        lines += ['', f'lengths (tokens) of {len(self.lengths)} rows; cutoff_len={self.cutoff}']
-        lines += [f'{lo:>6}-{hi:<6} {"#" * round(30 * c / big):<30} {c}' + ('  <- cutoff_len' if lo < self.cutoff <= hi else '') for lo, hi, c in hist]
-        return '\n'.join(lines)
-    __repr__ = __str__
+# %% ../nbs/06b_datapreview.ipynb #be6a0b33
+def _bar_line(lo, hi, c, big, cutoff) -> str:
+    "One text histogram bar: the bin, `#` scaled to `big` (the fullest bin), its count, and a mark at `cutoff`."
+    return f'{lo:>6}-{hi:<6} {"#" * round(30 * c / big):<30} {c}' + ('  <- cutoff_len' if lo < cutoff <= hi else '')
 
-    def _repr_html_(self):
-        hist = histogram(self.lengths, self.cutoff)
-        big, w = max(c for *_, c in hist) or 1, 24
-        bars = ''.join(f'<rect x="{i*w}" y="{100 - 90*c/big:.1f}" width="{w-2}" height="{90*c/big:.1f}" fill="#6a9fd8"><title>{lo}-{hi}: {c}</title></rect>'
-                       for i, (lo, hi, c) in enumerate(hist))
-        x = w * len(hist) * self.cutoff / hist[-1][1]
-        svg = (f'<svg width="{w*len(hist)+60}" height="115">{bars}<line x1="{x:.1f}" x2="{x:.1f}" y1="0" y2="100" stroke="#d33" stroke-dasharray="4"/>'
-               f'<text x="{x+3:.1f}" y="12" font-size="10" fill="#d33">cutoff_len {self.cutoff}</text>'
-               f'<text x="0" y="112" font-size="10">0</text><text x="{w*len(hist)-20}" y="112" font-size="10">{hist[-1][1]}</text></svg>')
-        rows = ''.join(f'<h4>row {i}</h4>{v._repr_html_()}' for i, v in enumerate(self.views))
-        return f'<div><p>{html.escape(str(self.report))}</p>{rows}<h4>lengths of {len(self.lengths)} rows</h4>{svg}</div>'
+# %% ../nbs/06b_datapreview.ipynb #3b875df6
+@patch
+def __str__(self: Preview):
+    hist = histogram(self.lengths, self.cutoff)
+    big = max(c for *_, c in hist) or 1
+    lines = [str(self.report), '']
+    for i, v in enumerate(self.views): lines += [f'--- row {i} ([[trained]], the rest masked)', str(v)]
+    lines += ['', f'lengths (tokens) of {len(self.lengths)} rows; cutoff_len={self.cutoff}']
+    lines += [_bar_line(lo, hi, c, big, self.cutoff) for lo, hi, c in hist]
+    return '\n'.join(lines)
 
-# %% ../nbs/06b_datapreview.ipynb #6cd56cd3
+@patch
+def __repr__(self: Preview): return str(self)
+
+# %% ../nbs/06b_datapreview.ipynb #5e8f9bab
+def _svg_histogram(hist, cutoff, w=24) -> str:
+    "An SVG bar chart of `hist` bins `w` pixels wide, with a dashed line at `cutoff`."
+    big = max(c for *_, c in hist) or 1
+    bars = ''.join(f'<rect x="{i*w}" y="{100 - 90*c/big:.1f}" width="{w-2}" height="{90*c/big:.1f}" fill="#6a9fd8">'
+                   f'<title>{lo}-{hi}: {c}</title></rect>' for i, (lo, hi, c) in enumerate(hist))
+    x = w * len(hist) * cutoff / hist[-1][1]
+    return (f'<svg width="{w*len(hist)+60}" height="115">{bars}'
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="0" y2="100" stroke="#d33" stroke-dasharray="4"/>'
+            f'<text x="{x+3:.1f}" y="12" font-size="10" fill="#d33">cutoff_len {cutoff}</text>'
+            f'<text x="0" y="112" font-size="10">0</text>'
+            f'<text x="{w*len(hist)-20}" y="112" font-size="10">{hist[-1][1]}</text></svg>')
+
+# %% ../nbs/06b_datapreview.ipynb #7644ad27
+@patch
+def _repr_html_(self: Preview):
+    rows = ''.join(f'<h4>row {i}</h4>{v._repr_html_()}' for i, v in enumerate(self.views))
+    svg = _svg_histogram(histogram(self.lengths, self.cutoff), self.cutoff)
+    return f'<div><p>{html.escape(str(self.report))}</p>{rows}<h4>lengths of {len(self.lengths)} rows</h4>{svg}</div>'
+
+# %% ../nbs/06b_datapreview.ipynb #92f72428
+def _template(cfg: RunConfig, r):
+    "The chat template a run of `cfg` on the resolved model `r` uses, read from its config file, not its weights."
+    from transformers import AutoConfig
+    model_type = AutoConfig.from_pretrained(r.path, trust_remote_code=cfg.model.trust_remote_code).model_type
+    return choose_template(cfg, r, model_type)
+
 def preview(config=None, n=3, **overrides) -> Preview:
     "Process the config's data with its tokenizer and template (no model) and show the first `n` rows."
     cfg = load_config(config, **overrides)
     r = resolve_model(cfg.model.model_name_or_path)
     tok = tokenizer_for(cfg)
-    from transformers import AutoConfig
-    tpl = choose_template(cfg, r, AutoConfig.from_pretrained(r.path, trust_remote_code=cfg.model.trust_remote_code).model_type)
-    ds, rep = load_and_process(cfg, tok, tpl) # the path and the counts of training
+    ds, rep = load_and_process(cfg, tok, _template(cfg, r)) # the path and the counts of training
     return Preview.of(ds, tok, rep, cfg.data.cutoff_len, n)
 
 # %% ../nbs/06b_datapreview.ipynb #168a2148
@@ -82,8 +105,9 @@ def template_warning(config=None, **overrides) -> str|None:
     r = resolve_model(cfg.model.model_name_or_path)
     tok = load_tokenizer(r.path, cfg.model.trust_remote_code)
     if not tok.chat_template: return None
-    from transformers import AutoConfig
-    tpl = choose_template(cfg, r, AutoConfig.from_pretrained(r.path, trust_remote_code=cfg.model.trust_remote_code).model_type)
+    tpl = _template(cfg, r)
     if tpl.name == 'auto': return None
     rep = check_template(tok, tpl)
-    return None if rep.ok else f"warning: the run's chat template does not match the model's own (set template=auto to use the model's):\n{rep!r}"
+    if rep.ok: return None
+    return ("warning: the run's chat template does not match the model's own (set template=auto to use the model's):\n"
+            f"{rep!r}")

@@ -37,7 +37,8 @@ def grpo_dataset(rows, tok):
     from datasets import Dataset
     added = tok('')['input_ids']
     def prompt(ids): return tok.decode(ids[len(added):] if added and ids[:len(added)] == added else ids)
-    return Dataset.from_dict(dict(prompt=[prompt(r) for r in rows['input_ids']], answer=[tok.decode(l, skip_special_tokens=True) for l in rows['labels']]))
+    return Dataset.from_dict(dict(prompt=[prompt(r) for r in rows['input_ids']],
+                                  answer=[tok.decode(l, skip_special_tokens=True) for l in rows['labels']]))
 
 # %% ../nbs/06f_grpo.ipynb #89b1813b
 def grpo_args(cfg: RunConfig, args):
@@ -48,7 +49,8 @@ def grpo_args(cfg: RunConfig, args):
     n = m.num_generations # `validate` has checked that it divides the batch
     kw = {f.name: getattr(args, f.name) for f in fields(TrainingArguments) if f.init}
     kw['include_num_input_tokens_seen'] = 'no' # TRL counts its own `num_tokens`; batches here are prompts, not ids
-    return GRPOConfig(**kw, num_generations=n, max_completion_length=g.max_new_tokens, temperature=g.temperature, top_p=g.top_p,
+    return GRPOConfig(**kw, num_generations=n, max_completion_length=g.max_new_tokens, temperature=g.temperature,
+                      top_p=g.top_p,
                       top_k=g.top_k, repetition_penalty=g.repetition_penalty, beta=m.grpo_beta)
 
 def build_trainer(cfg: RunConfig, ld, args, train_ds, eval_ds, callbacks, optimizers=(None, None)):
@@ -56,6 +58,7 @@ def build_trainer(cfg: RunConfig, ld, args, train_ds, eval_ds, callbacks, optimi
     from trl import GRPOTrainer
     fns = reward_funcs(cfg)
     print(f"rewards: {', '.join(f.__name__ for f in fns)}")
-    return GRPOTrainer(model=ld.model, reward_funcs=fns, args=grpo_args(cfg, args), train_dataset=grpo_dataset(train_ds, ld.tokenizer),
+    return GRPOTrainer(model=ld.model, reward_funcs=fns, args=grpo_args(cfg, args),
+                       train_dataset=grpo_dataset(train_ds, ld.tokenizer),
                        eval_dataset=grpo_dataset(eval_ds, ld.tokenizer) if eval_ds is not None else None,
                        processing_class=ld.tokenizer, callbacks=callbacks, optimizers=optimizers)

@@ -108,12 +108,14 @@ def _dims(config) -> dict:
     heads = tc.num_attention_heads
     head_dim = getattr(tc, 'head_dim', None) or tc.hidden_size // heads
     return dict(h=tc.hidden_size, kv=getattr(tc, 'num_key_value_heads', None) or heads, heads=heads, head_dim=head_dim,
-                i=getattr(tc, 'intermediate_size', None) or 4 * tc.hidden_size, layers=tc.num_hidden_layers, vocab=tc.vocab_size)
+                i=getattr(tc, 'intermediate_size', None) or 4 * tc.hidden_size, layers=tc.num_hidden_layers,
+                vocab=tc.vocab_size)
 
 def layer_numbers(model, cfg: RunConfig, seq: int) -> float:
     "Numbers one decoder layer of `model` (on any device) keeps per token for its backward pass."
     d = _dims(model.config)
-    n = (9 if cfg.method.finetuning_type in ('full', 'freeze') else 6) * d['h'] + 2 * d['kv'] * d['head_dim'] + 4 * d['i']
+    per_h = 9 if cfg.method.finetuning_type in ('full', 'freeze') else 6
+    n = per_h * d['h'] + 2 * d['kv'] * d['head_dim'] + 4 * d['i']
     n += sum(m.out_features for name, m in model.named_modules() if name.endswith('lora_A.default')) / d['layers']
     if cfg.model.flash_attn in ('eager', 'disabled'): n += d['heads'] * seq
     return n
@@ -121,7 +123,8 @@ def layer_numbers(model, cfg: RunConfig, seq: int) -> float:
 def backward_layers(model) -> int:
     "How many decoder layers the backward pass goes through: from the lowest one with a trainable parameter up."
     stack, n = decoder_layers(model)
-    idx = [int(name.split(stack + '.')[1].split('.')[0]) for name, p in model.named_parameters() if p.requires_grad and stack + '.' in name]
+    idx = [int(name.split(stack + '.')[1].split('.')[0])
+           for name, p in model.named_parameters() if p.requires_grad and stack + '.' in name]
     below = any(p.requires_grad for p in model.get_input_embeddings().parameters())
     return n if below else n - min(idx) if idx else 0
 
@@ -140,7 +143,8 @@ def logits_bytes(config, tokens: int, half: bool) -> float:
 def optimizer_bytes(model, cfg: RunConfig) -> int:
     "Bytes of AdamW (or GaLore-AdamW) states for the trainable parameters of `model`."
     m = cfg.method
-    gal = {id(mod.weight): mod.weight.shape for n, mod in model.named_modules() if n in set(galore_targets(model, m.galore_target))} if m.use_galore else {}
+    targets = set(galore_targets(model, m.galore_target)) if m.use_galore else set()
+    gal = {id(mod.weight): mod.weight.shape for n, mod in model.named_modules() if n in targets}
     r = m.galore_rank
     return sum(4 * (2 * r * max(gal[id(p)]) + r * min(gal[id(p)])) if id(p) in gal else 8 * p.numel()
                for p in model.parameters() if p.requires_grad)

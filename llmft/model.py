@@ -37,8 +37,11 @@ def pick_precision(pref='auto', train=False) -> tuple:
     import torch
     if torch.cuda.is_available():
         bf16 = torch.cuda.is_bf16_supported()
-        if pref == 'auto': return ('bf16', 'cuda', 'the GPU supports bf16') if bf16 else ('fp16', 'cuda', 'the GPU has no bf16 (e.g. T4): fp16 with loss scaling')
-        if pref == 'bf16' and not bf16: raise ConfigError("precision=bf16: this GPU does not support bf16; use fp16 or auto")
+        if pref == 'auto':
+            no_bf16 = ('fp16', 'cuda', 'the GPU has no bf16 (e.g. T4): fp16 with loss scaling')
+            return ('bf16', 'cuda', 'the GPU supports bf16') if bf16 else no_bf16
+        if pref == 'bf16' and not bf16:
+            raise ConfigError("precision=bf16: this GPU does not support bf16; use fp16 or auto")
         return pref, 'cuda', f'precision={pref} was asked for'
     if pref == 'auto' and train and cpu_bf16_native():
         return 'bf16', 'cpu', "no GPU: bf16 autocast on the CPU's bf16 instructions, fp32 weights (precision=fp32: off)"
@@ -46,27 +49,34 @@ def pick_precision(pref='auto', train=False) -> tuple:
         return 'fp32', 'cpu', 'no GPU: fp32 on the CPU' + (' (precision=bf16 would use its bf16 instructions)'
                                                             if cpu_bf16_native() else '')
     if pref == 'fp16': raise ConfigError("precision=fp16 needs a GPU; on the CPU use fp32 or bf16")
-    if pref == 'bf16' and not cpu_has_bf16(): raise ConfigError("precision=bf16: this CPU has no bf16 instructions; use fp32")
+    if pref == 'bf16' and not cpu_has_bf16():
+        raise ConfigError("precision=bf16: this CPU has no bf16 instructions; use fp32")
     slow = '' if pref != 'bf16' or cpu_bf16_native() else '; emulated: no AVX512-BF16 or AMX here, slower than fp32'
     return pref, 'cpu', f'precision={pref} was asked for' + (f' (bf16 autocast, fp32 weights{slow})' * (pref == 'bf16'))
 
 # %% ../nbs/04_model.ipynb #ecb2bd1a
 def choose_template(cfg: RunConfig, resolved: Resolved, model_type: str|None = None) -> Template:
     "The chat template for this run."
-    name = cfg.model.template or resolved.template or (family_of(model_type).template if model_type and family_of(model_type) else None)
-    if name is None: raise ConfigError(f"no chat template known for {cfg.model.model_name_or_path!r}: set `template` to one of {', '.join(TEMPLATES)}")
+    family = family_of(model_type) if model_type else None
+    name = cfg.model.template or resolved.template or (family.template if family else None)
+    if name is None:
+        raise ConfigError(f"no chat template known for {cfg.model.model_name_or_path!r}: "
+                          f"set `template` to one of {', '.join(TEMPLATES)}")
     return get_template(name)
 
 # %% ../nbs/04_model.ipynb #196849dd
 _attn = dict(disabled='eager', eager='eager', sdpa='sdpa', fa2='flash_attention_2')
 
 def pick_attention(pref='auto', device='cpu') -> tuple:
-    "(attn_implementation, reason) for `flash_attn` in auto | disabled | eager | sdpa | fa2; `None` lets transformers pick sdpa."
-    missing = 'no GPU' if device != 'cuda' else None if importlib.util.find_spec('flash_attn') else 'the flash-attn package is not installed'
+    "(attn_implementation, reason) for `cfg.model.flash_attn`; `None` lets transformers pick sdpa."
+    missing = ('no GPU' if device != 'cuda' else None if importlib.util.find_spec('flash_attn')
+               else 'the flash-attn package is not installed')
     if pref == 'auto':
-        return ('flash_attention_2', 'flash_attn=auto: flash-attn and a GPU are present') if not missing else (None, f'flash_attn=auto: {missing}, so sdpa')
+        if missing: return None, f'flash_attn=auto: {missing}, so sdpa'
+        return 'flash_attention_2', 'flash_attn=auto: flash-attn and a GPU are present'
     if pref == 'fa2' and missing:
-        msg = f"flash_attn=fa2 cannot run here ({missing}{'; pip install flash-attn' if device == 'cuda' else ''}): falling back to sdpa"
+        hint = '; pip install flash-attn' if device == 'cuda' else ''
+        msg = f"flash_attn=fa2 cannot run here ({missing}{hint}): falling back to sdpa"
         warnings.warn(msg, stacklevel=2)
         return 'sdpa', msg
     return _attn[pref], f'flash_attn={pref} was asked for'
@@ -77,11 +87,18 @@ def configure_rope(config, cfg: RunConfig) -> str|None:
     kind, n = cfg.model.rope_scaling, cfg.data.cutoff_len
     tc = config.get_text_config()
     old = getattr(tc, 'max_position_embeddings', None)
-    if not old or n <= old: return f"rope_scaling={kind}: not applied, cutoff_len {n} fits in the model's {old} positions" if kind else None
-    if not kind: return f"cutoff_len {n} exceeds the model's {old} positions: set rope_scaling (linear, dynamic, yarn or llama3) to extend it"
+    if not old or n <= old:
+        if not kind: return None
+        return f"rope_scaling={kind}: not applied, cutoff_len {n} fits in the model's {old} positions"
+    if not kind:
+        return (f"cutoff_len {n} exceeds the model's {old} positions: "
+                "set rope_scaling (linear, dynamic, yarn or llama3) to extend it")
     rp = getattr(tc, 'rope_parameters', None)
-    if not isinstance(rp, dict) or 'rope_theta' not in rp: raise ConfigError(f"rope_scaling={kind}: cannot scale the RoPE parameters of {tc.model_type} ({rp})")
-    if rp.get('rope_type', 'default') != 'default': raise ConfigError(f"rope_scaling={kind}: the model already uses rope_type={rp['rope_type']}; remove rope_scaling")
+    if not isinstance(rp, dict) or 'rope_theta' not in rp:
+        raise ConfigError(f"rope_scaling={kind}: cannot scale the RoPE parameters of {tc.model_type} ({rp})")
+    if rp.get('rope_type', 'default') != 'default':
+        raise ConfigError(f"rope_scaling={kind}: the model already uses rope_type={rp['rope_type']}; "
+                          "remove rope_scaling")
     factor = float(math.ceil(n / old))
     rp = dict(rp, rope_type=kind, factor=factor)
     if kind != 'linear': rp['original_max_position_embeddings'] = old
@@ -97,7 +114,8 @@ def quantization_config(cfg: RunConfig, dtype=None):
     mo = cfg.model
     if not mo.quantization_bit: return None
     if importlib.util.find_spec('bitsandbytes') is None:
-        raise ConfigError(f"quantization_bit={mo.quantization_bit} needs the bitsandbytes package: pip install bitsandbytes (or llmft[quant])")
+        raise ConfigError(f"quantization_bit={mo.quantization_bit} needs the bitsandbytes package: "
+                          "pip install bitsandbytes (or llmft[quant])")
     from transformers import BitsAndBytesConfig
     if mo.quantization_bit == 8:
         warnings.filterwarnings('ignore', message='MatMul8bitLt: inputs will be cast')
@@ -107,7 +125,8 @@ def quantization_config(cfg: RunConfig, dtype=None):
 
 def _quant_note(q):
     if q.load_in_8bit: return 'quantization: 8-bit LLM.int8 (bitsandbytes); the LoRA adapters train in full precision'
-    return (f"quantization: 4-bit {q.bnb_4bit_quant_type}{' with double quantization' if q.bnb_4bit_use_double_quant else ''} "
+    double = ' with double quantization' if q.bnb_4bit_use_double_quant else ''
+    return (f"quantization: 4-bit {q.bnb_4bit_quant_type}{double} "
             f"(bitsandbytes), computing in {str(q.bnb_4bit_compute_dtype).replace('torch.', '')}")
 
 # %% ../nbs/04_model.ipynb #53fa9406
@@ -122,9 +141,12 @@ def prequantized_note(config, cfg: RunConfig, trainable=True) -> str|None:
     name = cfg.model.model_name_or_path
     if cfg.model.quantization_bit: raise ConfigError(f"{name} is already quantized ({qm}): remove quantization_bit")
     if trainable and cfg.method.finetuning_type != 'lora':
-        raise ConfigError(f"{name} is quantized ({qm}) and its weights cannot train with finetuning_type={cfg.method.finetuning_type!r}: use finetuning_type=lora")
+        raise ConfigError(f"{name} is quantized ({qm}) and its weights cannot train with "
+                          f"finetuning_type={cfg.method.finetuning_type!r}: use finetuning_type=lora")
     missing = [p for p in PREQUANTIZED.get(qm, ()) if importlib.util.find_spec(p) is None]
-    if missing: raise ConfigError(f"{name} is a {qm.upper()} checkpoint: loading it needs {' and '.join(missing)}: pip install {' '.join(missing)}")
+    if missing:
+        raise ConfigError(f"{name} is a {qm.upper()} checkpoint: loading it needs {' and '.join(missing)}: "
+                          f"pip install {' '.join(missing)}")
     return f"quantization: pre-quantized {qm} checkpoint" + (f" ({qc['bits']} bits)" if qc.get('bits') else '')
 
 # %% ../nbs/04_model.ipynb #3aedef2d
@@ -137,7 +159,7 @@ def load_tokenizer(path, trust_remote_code=False):
     return tok
 
 def tokenizer_path(cfg: RunConfig, model_path) -> str:
-    "Where the tokenizer comes from: the last adapter's folder when it saved one (a run with new tokens did), else the model's."
+    "The tokenizer's folder: the last adapter's when it saved one (a run with new tokens did), else the model's."
     last = adapter_paths(cfg)[-1:]
     return last[0] if last and (Path(last[0])/'tokenizer_config.json').exists() else model_path
 
@@ -152,23 +174,26 @@ def add_special_tokens(tok, tokens) -> list[str]:
 
 def tokenizer_for(cfg: RunConfig):
     "The tokenizer a run of `cfg` uses, without loading the model: its adapter's or model's, with `new_special_tokens`."
-    tok = load_tokenizer(tokenizer_path(cfg, resolve_model(cfg.model.model_name_or_path).path), cfg.model.trust_remote_code)
+    path = tokenizer_path(cfg, resolve_model(cfg.model.model_name_or_path).path)
+    tok = load_tokenizer(path, cfg.model.trust_remote_code)
     add_special_tokens(tok, cfg.model.new_special_tokens)
     return tok
 
 def add_new_tokens(tok, model, cfg: RunConfig) -> str|None:
-    "Add `new_special_tokens` to `tok` and resize `model`'s embeddings to fit the tokenizer, new rows at the mean; a note."
+    "Add `new_special_tokens` to `tok`, resize `model`'s embeddings to fit (new rows at the mean); a note."
     import torch
     new = add_special_tokens(tok, cfg.model.new_special_tokens)
     emb = model.get_input_embeddings()
     old = emb.num_embeddings
     if len(tok) <= old: return f"new_special_tokens: {len(new)} added" if cfg.model.new_special_tokens else None
-    model.resize_token_embeddings(len(tok), pad_to_multiple_of=64 if cfg.model.resize_vocab else None, mean_resizing=False)
+    pad = 64 if cfg.model.resize_vocab else None
+    model.resize_token_embeddings(len(tok), pad_to_multiple_of=pad, mean_resizing=False)
     with torch.no_grad():
         for e in {model.get_input_embeddings(), model.get_output_embeddings()} - {None}:
             e.weight[old:] = e.weight[:old].mean(0)
     n = model.get_input_embeddings().num_embeddings
-    return f"new_special_tokens: {len(new)} added; embeddings resized from {old} to {n} rows, new rows at the mean embedding"
+    return (f"new_special_tokens: {len(new)} added; embeddings resized from {old} to {n} rows, "
+            "new rows at the mean embedding")
 
 # %% ../nbs/04_model.ipynb #8e862025
 def upcast_layernorm(model) -> int:
@@ -186,9 +211,11 @@ def prepare_for_training(model, cfg: RunConfig) -> list[str]:
         re = cfg.model.use_reentrant_gc
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=dict(use_reentrant=re))
         if re: model.enable_input_require_grads()
-        notes = [f"gradient checkpointing: on, {'reentrant' if re else 'non-reentrant'} (disable_gradient_checkpointing: true trades memory for speed)"]
+        how = 'reentrant' if re else 'non-reentrant'
+        notes = [f"gradient checkpointing: on, {how} (disable_gradient_checkpointing: true trades memory for speed)"]
     else: notes = [f'gradient checkpointing: {type(model).__name__} does not support it']
-    if cfg.model.upcast_layernorm: notes.append(f'upcast_layernorm: {upcast_layernorm(model)} norm weights cast to fp32')
+    if cfg.model.upcast_layernorm:
+        notes.append(f'upcast_layernorm: {upcast_layernorm(model)} norm weights cast to fp32')
     return notes
 
 # %% ../nbs/04_model.ipynb #0d10c515
@@ -201,7 +228,7 @@ class Loaded:
     precision: str
     device: str
     reason: str
-    notes: list = field(default_factory=list) # one sentence per decision: attention, RoPE, quantization, checkpointing, method
+    notes: list = field(default_factory=list) # one sentence per loading decision (attention, RoPE, quantization, ...)
     method: Method|None = None # the fine-tuning method's hooks (`llmft.methods`) when the model trains
 
     def summary(self):

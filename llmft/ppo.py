@@ -26,7 +26,7 @@ __all__ = ['PPO_STATE', 'CLIP', 'CLIP_VALUE', 'VF_COEF', 'PromptCollator', 'logi
            'masked_mean', 'whiten', 'gae', 'AdaptiveKL', 'RunningMoments', 'is_function_spec', 'answer_length',
            'load_reward', 'RolloutSampler', 'PPOTrainer', 'ref_logprobs', 'score', 'build_trainer']
 
-# %% ../nbs/06e_ppo.ipynb #71c56eef
+# %% ../nbs/06e_ppo.ipynb #e68959ff
 class PromptCollator:
     "Left-pad prompts (`input_ids`) for generation."
     def __init__(self, pad_token_id): self.pad = pad_token_id
@@ -34,6 +34,7 @@ class PromptCollator:
         ids, mask, _ = left_pad([r['input_ids'] for r in rows], self.pad)
         return dict(input_ids=ids, attention_mask=mask)
 
+# %% ../nbs/06e_ppo.ipynb #7787e8d6
 def logits_and_values(model, ids, mask, head=None):
     "Next-token logits (fp32) and, with a value `head`, the value at every position."
     h = hidden_states(model, ids, mask)
@@ -44,11 +45,13 @@ def answer_logprobs(logits, ids, start, temperature=1.0):
     lp = torch.log_softmax(logits[:, start-1:-1] / temperature, -1)
     return lp.gather(-1, ids[:, start:, None]).squeeze(-1)
 
+# %% ../nbs/06e_ppo.ipynb #52d31032
 def answer_mask(answers, stop_ids):
     "1 for the tokens of each answer up to and including its first stop token, 0 after."
     stop = torch.isin(answers, torch.tensor(sorted(stop_ids), device=answers.device))
     return ((stop.long().cumsum(-1) - stop.long()) == 0).long()
 
+# %% ../nbs/06e_ppo.ipynb #09c08bd0
 def masked_mean(x, mask): return (x * mask).sum() / mask.sum().clamp(min=1)
 
 def whiten(x, mask, shift_mean=True):
@@ -71,7 +74,8 @@ def gae(rewards, values, mask, gamma=1.0, lam=0.95):
 # %% ../nbs/06e_ppo.ipynb #929d713e
 class AdaptiveKL:
     "A KL-penalty coefficient steered towards a `target` KL (fixed when `target` is None)."
-    def __init__(self, init=0.2, target=6.0, horizon=10000): self.value, self.target, self.horizon = init, target, horizon
+    def __init__(self, init=0.2, target=6.0, horizon=10000):
+        self.value, self.target, self.horizon = init, target, horizon
     def update(self, kl, n):
         if self.target: self.value *= 1 + min(max(kl / self.target - 1, -0.2), 0.2) * n / self.horizon
 
@@ -86,47 +90,55 @@ class RunningMoments:
         self.n = tot
         return self.mean, (self.m2 / max(self.n - 1, 1)) ** 0.5
 
-# %% ../nbs/06e_ppo.ipynb #397cbb9a
+# %% ../nbs/06e_ppo.ipynb #cce87177
 def is_function_spec(spec) -> bool:
     "True when `reward_model` names a Python function rather than a folder."
-    return callable(spec) or (':' in str(spec) and not Path(spec).exists() and not str(spec).startswith(('/', '.', '~')))
+    if callable(spec): return True
+    return ':' in str(spec) and not Path(spec).exists() and not str(spec).startswith(('/', '.', '~'))
 
 def answer_length(completion_ids, **kw) -> list[float]:
     "A toy reward: the number of tokens of each answer (try PPO with `reward_model: llmft.ppo:answer_length`)."
     return [float(len(c)) for c in completion_ids]
 
+# %% ../nbs/06e_ppo.ipynb #4c651080
 def _base_name(path):
     from llmft.runs import Run
     return Run(path).config.model.model_name_or_path if (Path(path)/'config.yaml').exists() else None
 
 def load_reward(model, cfg):
-    "(reward model, its value head, shared?) for the `reward_model` folder of `cfg`, on `model`'s base when it can be shared."
+    "(reward model, its value head, shared?) for `cfg`'s `reward_model` folder, on `model`'s base when it can be."
     from transformers import AutoModelForCausalLM
     path, m = Path(cfg.method.reward_model), cfg.method
-    if not path.is_dir(): raise ConfigError(f"reward_model={m.reward_model!r}: not a folder (a run of stage: rm) nor 'module:function'")
+    if not path.is_dir():
+        raise ConfigError(f"reward_model={m.reward_model!r}: not a folder (a run of stage: rm) nor 'module:function'")
     from llmft.registry import resolve_model
     base = _base_name(path)
     if base and resolve_model(base).path != resolve_model(cfg.model.model_name_or_path).path:
-        raise ConfigError(f"reward_model={m.reward_model!r} was trained on {base!r}, the policy is {cfg.model.model_name_or_path!r}: they must share the base model")
+        raise ConfigError(f"reward_model={m.reward_model!r} was trained on {base!r}, "
+                          f"the policy is {cfg.model.model_name_or_path!r}: they must share the base model")
     head = ValueHead(base_of(model).config.get_text_config().hidden_size)
     head.load_state_dict(load_value_head(path))
     head.to(next(model.parameters()).device).requires_grad_(False)
     lora = (path/'adapter_config.json').exists()
-    if lora != (m.reward_model_type == 'lora'): raise ConfigError(f"reward_model_type={m.reward_model_type!r} but {path} holds {'an adapter' if lora else 'a full model'}")
+    if lora != (m.reward_model_type == 'lora'):
+        holds = 'an adapter' if lora else 'a full model'
+        raise ConfigError(f"reward_model_type={m.reward_model_type!r} but {path} holds {holds}")
     if lora and hasattr(model, 'peft_config'):
         model.load_adapter(str(path), adapter_name='reward', is_trainable=False)
         model.set_adapter('default')
         return model, head, True
-    rm = AutoModelForCausalLM.from_pretrained(resolve_model(cfg.model.model_name_or_path).path if lora else str(path), dtype=next(model.parameters()).dtype)
+    src = resolve_model(cfg.model.model_name_or_path).path if lora else str(path)
+    rm = AutoModelForCausalLM.from_pretrained(src, dtype=next(model.parameters()).dtype)
     if lora:
         from peft import PeftModel
         rm = PeftModel.from_pretrained(rm, str(path))
     return rm.to(next(model.parameters()).device).eval().requires_grad_(False), head, False
 
-# %% ../nbs/06e_ppo.ipynb #5484d499
+# %% ../nbs/06e_ppo.ipynb #ca4f5db3
 class RolloutSampler(torch.utils.data.Sampler):
-    "Shuffled indices in rollouts of `size`, each rollout repeated `repeats` times (one trainer step per PPO minibatch)."
-    def __init__(self, n, size, repeats, seed=0): self.n, self.size, self.repeats, self.seed, self.epoch = n, size, repeats, seed, 0
+    "Shuffled indices in rollouts of `size`, each repeated `repeats` times (one trainer step per PPO minibatch)."
+    def __init__(self, n, size, repeats, seed=0):
+        self.n, self.size, self.repeats, self.seed, self.epoch = n, size, repeats, seed, 0
     def __len__(self): return self.n // self.size * self.size * self.repeats
     def __iter__(self):
         perm = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed + self.epoch)).tolist()
@@ -134,6 +146,7 @@ class RolloutSampler(torch.utils.data.Sampler):
         for i in range(0, self.n // self.size * self.size, self.size):
             for _ in range(self.repeats): yield from perm[i:i + self.size]
 
+# %% ../nbs/06e_ppo.ipynb #df670d0e
 PPO_STATE = 'ppo_state.json' # the KL coefficient and score statistics, so a resumed run steers as the killed one did
 
 class PPOTrainer(ValueHeadSaving, LoggedStats, Trainer):
@@ -146,7 +159,8 @@ class PPOTrainer(ValueHeadSaving, LoggedStats, Trainer):
         m, g = cfg.method, cfg.generate
         self.ppo_epochs, self.whiten_rewards, self.score_norm = m.ppo_epochs, m.ppo_whiten_rewards, m.ppo_score_norm
         self.mini = mini_batch_size or self.args.per_device_train_batch_size
-        self.kl, self.moments, self.reward_fn, self.ref_model = AdaptiveKL(0.2, m.ppo_target), RunningMoments(), reward_fn, ref_model
+        self.kl, self.moments = AdaptiveKL(0.2, m.ppo_target), RunningMoments()
+        self.reward_fn, self.ref_model = reward_fn, ref_model
         self.reward_model, self.reward_head, self.shared = reward
         self.temperature = g.temperature if g.do_sample else 1.0
         self.gen = generation_kwargs(g, self.processing_class, template) # as chat generates
@@ -167,9 +181,10 @@ class PPOTrainer(ValueHeadSaving, LoggedStats, Trainer):
 
     def _get_train_sampler(self, train_dataset=None):
         ds = train_dataset or self.train_dataset
-        return RolloutSampler(len(ds), self.args.per_device_train_batch_size, self.ppo_epochs * (self.args.per_device_train_batch_size // self.mini), self.args.seed)
+        size = self.args.per_device_train_batch_size
+        return RolloutSampler(len(ds), size, self.ppo_epochs * (size // self.mini), self.args.seed)
 
-# %% ../nbs/06e_ppo.ipynb #7a9cfae1
+# %% ../nbs/06e_ppo.ipynb #30c83af1
 def _ref(self, model):
     "A context in which `model` is the reference policy."
     return model.disable_adapter() if self.ref_model is None else nullcontext()
@@ -181,19 +196,22 @@ def ref_logprobs(self, model, seq, mask, start):
         logits, _ = logits_and_values(self.ref_model or model, seq, mask)
     return answer_logprobs(logits, seq, start, self.temperature)
 
+# %% ../nbs/06e_ppo.ipynb #57f5fd18
 @torch.no_grad()
 def score(self, model, prompts, seq, mask, answers, amask):
     "One reward per answer: from the reward function, or the reward model's value at the answer's last token."
     tok = self.processing_class
     if self.reward_fn is not None:
         ids = [a[m.bool()].tolist() for a, m in zip(answers, amask)]
-        r = self.reward_fn(prompts=tok.batch_decode(prompts, skip_special_tokens=True), completions=tok.batch_decode(ids, skip_special_tokens=True), completion_ids=ids)
+        r = self.reward_fn(prompts=tok.batch_decode(prompts, skip_special_tokens=True),
+                           completions=tok.batch_decode(ids, skip_special_tokens=True), completion_ids=ids)
         return torch.tensor(r, dtype=torch.float32, device=seq.device)
     if not self.shared: return scores(self.reward_model, seq, mask, self.reward_head).float()
     model.set_adapter('reward')
     try: return scores(model, seq, mask, self.reward_head).float()
     finally: model.set_adapter('default')
 
+# %% ../nbs/06e_ppo.ipynb #272ac160
 @patch
 @torch.no_grad()
 def rollout(self: PPOTrainer, model, inputs):
@@ -222,22 +240,24 @@ def rollout(self: PPOTrainer, model, inputs):
     m.train()
     self.record(reward=raw.mean(), kl=kl.sum(-1).mean(), kl_coef=self.kl.value, answer_len=amask.sum(-1).float().mean())
     self.kl.update(kl.sum(-1).mean().item(), len(s))
-    return dict(seq=seq, mask=mask, start=P, logp=logp, values=values, adv=whiten(adv, amask), ret=ret, amask=amask, prompts=prompts)
+    return dict(seq=seq, mask=mask, start=P, logp=logp, values=values, adv=whiten(adv, amask), ret=ret, amask=amask,
+                prompts=prompts)
 
-
-# %% ../nbs/06e_ppo.ipynb #74ca510f
-CLIP, CLIP_VALUE, VF_COEF = 0.2, 0.2, 0.1
-
+# %% ../nbs/06e_ppo.ipynb #ce64420c
 @patch
 def training_step(self: PPOTrainer, model, inputs, num_items_in_batch=None):
     b = self.buffer
     if b is None or not self.schedule or not torch.equal(b['prompts'], inputs['input_ids'].to(b['prompts'].device)):
         self.buffer = b = self.rollout(model, self._prepare_inputs(inputs))
         n = len(b['seq'])
-        self.schedule = [p[i:i + self.mini] for _ in range(self.ppo_epochs) for p in [torch.randperm(n)] for i in range(0, n, self.mini)]
+        self.schedule = [p[i:i + self.mini] for _ in range(self.ppo_epochs)
+                         for p in [torch.randperm(n)] for i in range(0, n, self.mini)]
     idx = self.schedule.pop(0)
     mb = {k: v[idx] if torch.is_tensor(v) and k != 'prompts' else v for k, v in b.items()}
     return Trainer.training_step(self, model, mb, num_items_in_batch)
+
+# %% ../nbs/06e_ppo.ipynb #fd0b4d83
+CLIP, CLIP_VALUE, VF_COEF = 0.2, 0.2, 0.1
 
 @patch
 def compute_loss(self: PPOTrainer, model, inputs, return_outputs=False, num_items_in_batch=None):
@@ -253,22 +273,27 @@ def compute_loss(self: PPOTrainer, model, inputs, return_outputs=False, num_item
     loss = pg + VF_COEF * vf
     return (loss, logits) if return_outputs else loss
 
-
 # %% ../nbs/06e_ppo.ipynb #12a44603
 def build_trainer(cfg, ld, args, train_ds, eval_ds, callbacks, optimizers=(None, None), reward_fn=None):
-    "A `PPOTrainer` for the `ppo` stage: value head on the policy, reward adapter (or function), reference = adapters off."
+    "A `PPOTrainer` for `ppo`: value head on the policy, reward adapter (or function), reference = adapters off."
     m = cfg.method
-    if 'input_ids' not in train_ds.column_names: raise ConfigError(f"stage=ppo needs prompts; dataset={cfg.data.dataset} gave {train_ds.column_names}")
+    if 'input_ids' not in train_ds.column_names:
+        raise ConfigError(f"stage=ppo needs prompts; dataset={cfg.data.dataset} gave {train_ds.column_names}")
     if eval_ds is not None: print("ppo: val_size is not used (no evaluation loop for PPO); all rows are prompts")
     mini, rollout = args.per_device_train_batch_size, args.per_device_train_batch_size * m.ppo_buffer_size
-    if len(train_ds) < rollout: raise ConfigError(f"ppo needs at least per_device_train_batch_size x ppo_buffer_size = {rollout} prompts; the data has {len(train_ds)}")
+    if len(train_ds) < rollout:
+        raise ConfigError(f"ppo needs at least per_device_train_batch_size x ppo_buffer_size = {rollout} prompts; "
+                          f"the data has {len(train_ds)}")
     args.per_device_train_batch_size = rollout
     add_value_head(ld.model)
-    if optimizers[0] is not None: optimizers[0].add_param_group(dict(params=list(ld.model.v_head.parameters()), lr=args.learning_rate, name='value_head'))
+    if optimizers[0] is not None:
+        head = dict(params=list(ld.model.v_head.parameters()), lr=args.learning_rate, name='value_head')
+        optimizers[0].add_param_group(head)
     fn = reward_fn or (import_function(m.reward_model, 'reward_model') if is_function_spec(m.reward_model) else None)
     reward = (None, None, False) if fn else load_reward(ld.model, cfg)
     ref = None if hasattr(ld.model, 'peft_config') else copy.deepcopy(base_of(ld.model)).eval().requires_grad_(False)
     if ref is not None: del ref.v_head
-    return PPOTrainer(model=ld.model, args=args, train_dataset=train_ds, data_collator=PromptCollator(ld.tokenizer.pad_token_id),
+    return PPOTrainer(model=ld.model, args=args, train_dataset=train_ds,
+                      data_collator=PromptCollator(ld.tokenizer.pad_token_id),
                       processing_class=ld.tokenizer, callbacks=callbacks, optimizers=optimizers, cfg=cfg, reward_fn=fn,
                       mini_batch_size=mini, ref_model=ref, reward=reward, template=ld.template)

@@ -29,7 +29,8 @@ class RewardTrainer(ValueHeadSaving, LoggedStats, Trainer):
     "A `Trainer` for the pairwise reward-model loss on chosen-then-rejected batches."
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
-        self.model_accepts_loss_kwargs = False # our loss is a mean over pairs: let the Trainer scale it for accumulation
+        # our loss is a mean over pairs: let the Trainer scale it for accumulation
+        self.model_accepts_loss_kwargs = False
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         r = scores(model, inputs['input_ids'], inputs['attention_mask'])
@@ -44,8 +45,12 @@ class RewardTrainer(ValueHeadSaving, LoggedStats, Trainer):
 
 def build_trainer(cfg, ld, args, train_ds, eval_ds, callbacks, optimizers=(None, None)):
     "A `RewardTrainer` for the `rm` stage: a value head on `ld.model`, trained on pairwise rows."
-    if 'chosen_input_ids' not in train_ds.column_names: raise ConfigError(f"stage=rm needs preference pairs (chosen/rejected); dataset={cfg.data.dataset} has none")
+    if 'chosen_input_ids' not in train_ds.column_names:
+        raise ConfigError(f"stage=rm needs preference pairs (chosen/rejected); dataset={cfg.data.dataset} has none")
     add_value_head(ld.model)
-    if optimizers[0] is not None: optimizers[0].add_param_group(dict(params=list(ld.model.v_head.parameters()), lr=args.learning_rate, name='value_head'))
-    return RewardTrainer(model=ld.model, args=args, train_dataset=train_ds, eval_dataset=eval_ds, data_collator=PairwiseCollator(ld.tokenizer.pad_token_id),
-                             processing_class=ld.tokenizer, callbacks=callbacks, optimizers=optimizers)
+    if optimizers[0] is not None:
+        head = dict(params=list(ld.model.v_head.parameters()), lr=args.learning_rate, name='value_head')
+        optimizers[0].add_param_group(head)
+    return RewardTrainer(model=ld.model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
+                         data_collator=PairwiseCollator(ld.tokenizer.pad_token_id),
+                         processing_class=ld.tokenizer, callbacks=callbacks, optimizers=optimizers)
