@@ -6,6 +6,7 @@ Modules:
 - `llmft.cli`: `llmft train | chat | preview | serve | eval | predict | export | demo | ...`: thin over the Python API.
 - `llmft.config`: One `RunConfig` describes a whole run: model, data, method, training and generation.
 - `llmft.data`: Dataset specs; alpaca / sharegpt / OpenAI / text records aligned into one schema, merged, split.
+- `llmft.datapreview`: See the data as the model will: trained and masked tokens, special tokens, lengths.
 - `llmft.demo`: Fine-tune SmolLM2 to a new identity and show the answers to held-out questions before and after.
 - `llmft.evaluation`: Multiple-choice accuracy (MMLU, CMMLU, C-Eval), BLEU-4 and ROUGE on predictions, perplexity.
 - `llmft.exporter`: Merge a run's adapter into its base, save safetensors or GGUF, and prove it answers as the run did.
@@ -14,7 +15,9 @@ Modules:
 - `llmft.jobs`: Training in a child process watched through its run folder: `launch`, `attach`, stop, cancel, resume.
 - `llmft.loss`: Next-token loss and sequence log-probabilities with the head computed only where labels are.
 - `llmft.magics`: `%load_ext llmft`, then `%llmft train`, `%%llmft train`, `board`, `chat`, `runs`, `preview`, `stop`.
+- `llmft.memory`: Predict the peak memory of a training run from its config, before loading a single weight, and say whether it fits.
 - `llmft.methods`: Every fine-tuning method in one shape: at load, in the training arguments, the optimizer, at save.
+- `llmft.model`: Load a tokenizer and a causal LM at the right precision, pick the template, set up the method.
 - `llmft.notebook`: A run's curves, live in Jupyter: a Plotly `FigureWidget`, or the same figure as an image.
 - `llmft.packing`: Several short examples in one `cutoff_len` row, fewer pads; neat packing keeps them apart.
 - `llmft.panel`: `llmft.board()`: configure, start, watch, stop, resume and compare runs in a notebook panel.

@@ -13,6 +13,16 @@ def test_readme_is_index_rendered():
     assert (ROOT/'README.md').read_text() == readme_text(), \
         "README.md differs from nbs/index.ipynb: edit the notebook, then run `python tools/docs.py --readme`"
 
+def test_package_docs_name_every_module():
+    "`help(llmft)` and nbs/llms.txt list each module (nbdev lists a module only when its docstring says more than one line)."
+    import llmft
+    mods = sorted(p.stem for p in (ROOT/'llmft').glob('*.py') if not p.name.startswith('_'))
+    listed = [l.split('`')[1] for l in llmft.__doc__.splitlines() if l.startswith('- `llmft.')]
+    missing = set(mods) - {l.removeprefix('llmft.') for l in listed}
+    assert listed == [f'llmft.{m}' for m in mods], f"missing from the package docstring: {missing}"
+    llms = (ROOT/'nbs'/'llms.txt').read_text()
+    assert all(f'[llmft.{m}]' in llms for m in mods), [m for m in mods if f'[llmft.{m}]' not in llms]
+
 @pytest.fixture(scope='module')
 def site(tmp_path_factory):
     "The site built from a copy of the checkout (the build writes _proc/ and nbs/*.yml next to the notebooks)."
