@@ -14,7 +14,7 @@ def test_readme_is_index_rendered():
         "README.md differs from nbs/index.ipynb: edit the notebook, then run `python tools/docs.py --readme`"
 
 def test_package_docs_name_every_module():
-    "`help(llmft)` and nbs/llms.txt list each module (nbdev lists a module only when its docstring says more than one line)."
+    "`help(llmft)` and nbs/llms.txt list each module (nbdev lists one only when its docstring says more than a line)."
     import llmft
     mods = sorted(p.stem for p in (ROOT/'llmft').glob('*.py') if not p.name.startswith('_'))
     listed = [l.split('`')[1] for l in llmft.__doc__.splitlines() if l.startswith('- `llmft.')]
