@@ -31,7 +31,7 @@ Docs: https://llmft.github.io/llmft/memory.html.md"""
 # %% ../nbs/04b_memory.ipynb #a846e9f3
 from __future__ import annotations
 import copy, importlib.util, json, math, subprocess, sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from fastcore.basics import patch
 from .config import ConfigError, RunConfig, did_you_mean, key_groups, load_config
@@ -76,15 +76,20 @@ def model_config(cfg: RunConfig):
     return config
 
 # %% ../nbs/04b_memory.ipynb #19a3545c
+_meta = {} # the last meta model built, by what it was built from
+
 def meta_model(cfg: RunConfig, config=None):
     "The model of `cfg` with its method applied, on the `meta` device (no weights); `config` overrides the model's own."
     import torch
     from transformers import AutoModelForCausalLM
     mo, ft = cfg.model, cfg.method.finetuning_type
+    key = None if config is not None else repr((replace(mo, disable_gradient_checkpointing=None), cfg.method))
+    if key is not None and key in _meta: return _meta[key]
     config = model_config(cfg) if config is None else config
     with torch.device('meta'): model = AutoModelForCausalLM.from_config(config, trust_remote_code=mo.trust_remote_code)
     if ft == 'lora': model = attach_lora(model, cfg)
     elif ft == 'freeze': freeze_layers(model, cfg)
+    if key is not None: _meta.clear(); _meta[key] = model
     return model
 
 # %% ../nbs/04b_memory.ipynb #6f7f5ecf
