@@ -40,7 +40,7 @@ def head_loss_model(model):
 
 # %% ../nbs/04d_loss.ipynb #bb3bf126
 def example_ids(labels, position_ids=None):
-    "The example of each position of `labels`: its row, or in one padding-free row of restarting positions, its segment."
+    "The example of each position of `labels`: its row, or its segment in one padding-free row of restarting positions."
     import torch
     if position_ids is not None and len(labels) == 1 and len(position_ids) == 1:
         return ((position_ids == 0).cumsum(-1) - 1).clamp(min=0).expand_as(labels)

@@ -41,14 +41,15 @@ def sequence_logps(model, input_ids, attention_mask, labels, position_ids=None):
 def dpo_loss(pi_w, pi_l, ref_w, ref_l, beta=0.1, loss='sigmoid', label_smoothing=0.0):
     "(loss per pair, chosen rewards, rejected rewards) of DPO with `loss` sigmoid, hinge or ipo."
     z = (pi_w - ref_w) - (pi_l - ref_l)
-    if loss == 'sigmoid': losses = -(1 - label_smoothing) * F.logsigmoid(beta * z) - label_smoothing * F.logsigmoid(-beta * z)
+    if loss == 'sigmoid':
+        losses = -(1 - label_smoothing) * F.logsigmoid(beta * z) - label_smoothing * F.logsigmoid(-beta * z)
     elif loss == 'hinge': losses = torch.relu(1 - beta * z)
     elif loss == 'ipo': losses = (z - 1 / (2 * beta)) ** 2
     else: raise ValueError(f"pref_loss={loss!r} has a reference model only for sigmoid, hinge and ipo")
     return losses, beta * (pi_w - ref_w).detach(), beta * (pi_l - ref_l).detach()
 
 def orpo_loss(avg_w, avg_l, beta=0.1):
-    "(loss per pair, chosen rewards, rejected rewards) of ORPO from mean token log-probs: NLL of chosen plus the odds-ratio term."
+    "(loss per pair, chosen rewards, rejected rewards) of ORPO from mean token log-probs: chosen's NLL plus odds ratio."
     log_odds = (avg_w - avg_l) - (torch.log(-torch.expm1(avg_w)) - torch.log(-torch.expm1(avg_l)))
     return -avg_w - beta * F.logsigmoid(log_odds), beta * avg_w.detach(), beta * avg_l.detach()
 
@@ -68,7 +69,8 @@ class KTOCollator(SFTCollator):
     "Rows, their KL pairs as `kl_*` and their `kto_label`, padded."
     def __call__(self, rows):
         kl = super().__call__([dict(input_ids=r['kl_input_ids'], labels=r['kl_labels']) for r in rows])
-        return dict(super().__call__(rows), **{f'kl_{k}': v for k, v in kl.items()}, kto_label=torch.tensor([bool(r['kto_label']) for r in rows]))
+        labels = torch.tensor([bool(r['kto_label']) for r in rows])
+        return dict(super().__call__(rows), **{f'kl_{k}': v for k, v in kl.items()}, kto_label=labels)
 
 # %% ../nbs/06c_preference.ipynb #3bdf7af2
 def reference_free(cfg: RunConfig) -> bool:
@@ -76,7 +78,7 @@ def reference_free(cfg: RunConfig) -> bool:
     return cfg.method.stage == 'dpo' and cfg.method.pref_loss in ('orpo', 'simpo')
 
 class PreferenceTrainer(LoggedStats, Trainer):
-    "DPO family and KTO on the HF `Trainer`: our `compute_loss`, the reference model shared with LoRA, rewards in the logs."
+    "DPO family and KTO on the HF `Trainer`: our `compute_loss`, the reference shared with LoRA, rewards in the logs."
     loss_is_scaled_for_ga = False
     def __init__(self, *args, method, ref_model=None, **kw):
         super().__init__(*args, **kw)
@@ -111,8 +113,9 @@ class PreferenceTrainer(LoggedStats, Trainer):
         m = self.method
         lp, _ = sequence_logps(model, b['input_ids'], b['attention_mask'], b['labels'])
         ref = self.reference_logps(model, b['input_ids'], b['attention_mask'], b['labels'])
-        with torch.no_grad(): kl_pi, _ = sequence_logps(model, b['kl_input_ids'], b['kl_attention_mask'], b['kl_labels'])
-        kl_ref = self.reference_logps(model, b['kl_input_ids'], b['kl_attention_mask'], b['kl_labels'])
+        kl_inputs = b['kl_input_ids'], b['kl_attention_mask'], b['kl_labels']
+        with torch.no_grad(): kl_pi, _ = sequence_logps(model, *kl_inputs)
+        kl_ref = self.reference_logps(model, *kl_inputs)
         kl = self.accelerator.gather((kl_pi - kl_ref).mean().detach().reshape(1)).mean().clamp(min=0)
         d = b['kto_label'].bool()
         losses, r = kto_loss(lp, ref, d, kl, m.pref_beta, m.kto_chosen_weight, m.kto_rejected_weight)
@@ -133,7 +136,8 @@ def load_reference(cfg: RunConfig):
     "A frozen reference model: `ref_model` (a model, or a LoRA run folder over the base) or a copy of the base model."
     from llmft.model import load_model
     ref, kw = cfg.method.ref_model, {}
-    if ref and (Path(ref)/'adapter_config.json').exists(): kw = dict(adapter_name_or_path=str(ref), finetuning_type='lora')
+    if ref and (Path(ref)/'adapter_config.json').exists():
+        kw = dict(adapter_name_or_path=str(ref), finetuning_type='lora')
     elif ref: kw = dict(model_name_or_path=ref, adapter_name_or_path=None)
     return load_model(load_config(cfg, **kw), trainable=False).model
 
@@ -141,11 +145,13 @@ def build_trainer(cfg: RunConfig, ld, args, train_ds, eval_ds, callbacks, optimi
     "A `PreferenceTrainer` for the `dpo` or `kto` stage of `cfg`."
     m, ref = cfg.method, None
     if reference_free(cfg): print(f"reference: none ({m.pref_loss} needs none)")
-    elif m.finetuning_type == 'lora' and not m.ref_model: print("reference: the base model with the LoRA adapter switched off (shared, no copy)")
+    elif m.finetuning_type == 'lora' and not m.ref_model:
+        print("reference: the base model with the LoRA adapter switched off (shared, no copy)")
     else:
         ref = load_reference(cfg)
         print(f"reference: {m.ref_model or 'a frozen copy of ' + cfg.model.model_name_or_path}")
     collator = KTOCollator(ld.tokenizer.pad_token_id) if m.stage == 'kto' else \
         batch_collator(cfg, ld, PairwiseCollator, PaddingFreePairs)
-    return PreferenceTrainer(model=ld.model, args=args, train_dataset=train_ds, eval_dataset=eval_ds, data_collator=collator,
-                             processing_class=ld.tokenizer, callbacks=callbacks, optimizers=optimizers, method=m, ref_model=ref)
+    return PreferenceTrainer(model=ld.model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
+                             data_collator=collator, processing_class=ld.tokenizer, callbacks=callbacks,
+                             optimizers=optimizers, method=m, ref_model=ref)

@@ -34,9 +34,9 @@ from .loss import head_loss_model, labelled_loss
 from .segments import enable_segment_attention
 from .model import load_model
 from .memory import fit_to_device
-from .runs import (Run, MetricsCallback, prepare_run_dir, peak_memory_mb, write_json_atomic, save_loss_plots, atomic_checkpoints,
-                        is_main_process, last_checkpoint, save_run_config, resume_command, unlock_run_dir, RunStatus,
-                        StatusCallback, stop_signals, log_to, RESULT, CONFIG, LOG, STOP)
+from .runs import (Run, MetricsCallback, prepare_run_dir, peak_memory_mb, write_json_atomic, save_loss_plots,
+                        atomic_checkpoints, is_main_process, last_checkpoint, save_run_config, resume_command,
+                        unlock_run_dir, RunStatus, StatusCallback, stop_signals, log_to, RESULT, CONFIG, LOG, STOP)
 
 # %% auto #0
 __all__ = ['STAGE_MODULES', 'training_arguments', 'print_progress', 'stage_module', 'padding_free_ok', 'batch_collator',
@@ -55,12 +55,15 @@ def training_arguments(cfg: RunConfig, out, precision, device, has_eval=False, m
     extra = dict(t.extra)
     if extra.get('fsdp_config') and 'fsdp' not in extra: extra['fsdp'] = True
     kw = dict(output_dir=str(out), num_train_epochs=t.num_train_epochs, max_steps=t.max_steps,
-              per_device_train_batch_size=t.per_device_train_batch_size, gradient_accumulation_steps=t.gradient_accumulation_steps,
+              per_device_train_batch_size=t.per_device_train_batch_size,
+              gradient_accumulation_steps=t.gradient_accumulation_steps,
               learning_rate=t.learning_rate, lr_scheduler_type=t.lr_scheduler_type, warmup_steps=t.warmup_ratio,
-              weight_decay=t.weight_decay, max_grad_norm=t.max_grad_norm, logging_steps=t.logging_steps, save_steps=t.save_steps,
-              save_total_limit=t.save_total_limit, seed=t.seed, bf16=t.bf16 or precision == 'bf16', fp16=t.fp16 or precision == 'fp16',
-              use_cpu=device == 'cpu', report_to='none', include_num_input_tokens_seen='non_padding', remove_unused_columns=False,
-              eval_strategy='steps' if has_eval else 'no', eval_steps=t.logging_steps if has_eval else None, disable_tqdm=True,
+              weight_decay=t.weight_decay, max_grad_norm=t.max_grad_norm, logging_steps=t.logging_steps,
+              save_steps=t.save_steps, save_total_limit=t.save_total_limit, seed=t.seed,
+              bf16=t.bf16 or precision == 'bf16', fp16=t.fp16 or precision == 'fp16',
+              use_cpu=device == 'cpu', report_to='none', include_num_input_tokens_seen='non_padding',
+              remove_unused_columns=False, eval_strategy='steps' if has_eval else 'no',
+              eval_steps=t.logging_steps if has_eval else None, disable_tqdm=True,
               neftune_noise_alpha=t.neftune_noise_alpha, **_early_stopping(t, has_eval))
     return TrainingArguments(**{**kw, **(method_args or {}), **extra})
 
@@ -117,7 +120,7 @@ def padding_free_ok(cfg: RunConfig, model) -> str|None:
     return None
 
 def batch_collator(cfg: RunConfig, ld, padded, free):
-    "A `free` collator where `cfg`'s batches can be padding-free (attention then per example), else `padded`; says which."
+    "A `free` collator where `cfg`'s batches can be padding-free (attention per example), else `padded`; says which."
     why = padding_free_ok(cfg, ld.model)
     if cfg.data.padding_free and why is None:
         print(f"batches: padding-free (each batch's examples in one row, attention within each, by "
@@ -142,25 +145,33 @@ def load_data(cfg: RunConfig, ld):
         ds, rep = process_stream(lambda: stream_records(cfg.data, cfg.train.seed), ld.tokenizer, ld.template, cfg.data,
                                  stage, cfg.data.buffer_size, cfg.train.seed)
     else: ds, rep = load_and_process(cfg, ld.tokenizer, ld.template)
-    train_ds, eval_ds = (ds, None) if not cfg.data.val_size else ds.train_test_split(test_size=cfg.data.val_size, seed=cfg.train.seed).values()
+    if not cfg.data.val_size: train_ds, eval_ds = ds, None
+    else: train_ds, eval_ds = ds.train_test_split(test_size=cfg.data.val_size, seed=cfg.train.seed).values()
     if cfg.data.packing or cfg.data.neat_packing:
         train_ds, eff = _packed(train_ds, cfg)
-        print(f"packing{' (neat)' if cfg.data.neat_packing else ''}: {len(train_ds)} rows of {cfg.data.cutoff_len} tokens, efficiency {eff:.1%} (real tokens / slots)")
-    if cfg.data.streaming: print(f"data: {', '.join(cfg.data.dataset)}: streaming (shuffle buffer {cfg.data.buffer_size}, cutoff_len={cfg.data.cutoff_len})")
-    else: print(f"data: {', '.join(cfg.data.dataset)}: {rep}; {len(train_ds)} train / {len(eval_ds) if eval_ds else 0} eval (cutoff_len={cfg.data.cutoff_len})")
+        print(f"packing{' (neat)' if cfg.data.neat_packing else ''}: {len(train_ds)} rows of "
+              f"{cfg.data.cutoff_len} tokens, efficiency {eff:.1%} (real tokens / slots)")
+    names = ', '.join(cfg.data.dataset)
+    if cfg.data.streaming:
+        print(f"data: {names}: streaming (shuffle buffer {cfg.data.buffer_size}, cutoff_len={cfg.data.cutoff_len})")
+    else: print(f"data: {names}: {rep}; {len(train_ds)} train / {len(eval_ds) if eval_ds else 0} eval "
+                f"(cutoff_len={cfg.data.cutoff_len})")
     return train_ds, eval_ds, rep
 
 def predict_after_training(cfg: RunConfig, out) -> dict:
     "Generate answers for `eval_dataset` with the run saved in `out`; BLEU-4 and ROUGE, predictions in `out`."
     from llmft.evaluation import predict
-    m = predict(str(out), cfg.data.eval_dataset, out_dir=out, dataset_dir=cfg.data.dataset_dir, max_samples=cfg.data.max_samples)
-    print('predict: ' + ', '.join(f"{k.removeprefix('predict_')} {v:.2f}" for k, v in m.items() if k != 'predict_runtime'))
+    m = predict(str(out), cfg.data.eval_dataset, out_dir=out, dataset_dir=cfg.data.dataset_dir,
+                max_samples=cfg.data.max_samples)
+    scores = {k.removeprefix('predict_'): v for k, v in m.items() if k != 'predict_runtime'}
+    print('predict: ' + ', '.join(f"{k} {v:.2f}" for k, v in scores.items()))
     return m
 
 def train(config=None, callbacks=(), verbose=True, **overrides) -> Run:
     "Fine-tune as `config` (YAML path, dict or `RunConfig`) with `overrides` says; returns the finished `Run`."
     if is_main_process(): return _train(config, callbacks, verbose, **overrides)
-    with open(os.devnull, 'w') as null, contextlib.redirect_stdout(null): return _train(config, callbacks, verbose, **overrides)
+    with open(os.devnull, 'w') as null, contextlib.redirect_stdout(null):
+        return _train(config, callbacks, verbose, **overrides)
 
 def _train(config, callbacks, verbose, **overrides) -> Run:
     cfg = load_config(config, **overrides)
@@ -174,8 +185,9 @@ def _train(config, callbacks, verbose, **overrides) -> Run:
         with logging, stop_signals(watch): run = _fit(cfg, out, ckpt, watch, callbacks, verbose)
     except KeyboardInterrupt:
         ck = last_checkpoint(out)
-        msg = f"interrupted at step {status.d.get('step', 0) if status else '?'}: " + (
-            f"resume from {ck.name} with: {resume_command(out)}" if ck else "no checkpoint was saved yet; rerun to start over")
+        how = (f"resume from {ck.name} with: {resume_command(out)}" if ck
+               else "no checkpoint was saved yet; rerun to start over")
+        msg = f"interrupted at step {status.d.get('step', 0) if status else '?'}: " + how
         if status: status.close(state='stopped', error='interrupted', checkpoint=ck and ck.name)
         print(msg, file=sys.stderr, flush=True)
         raise
@@ -222,7 +234,8 @@ def _fit(cfg, out, ckpt, watch, callbacks, verbose) -> Run:
     args = training_arguments(cfg, out, ld.precision, ld.device, eval_ds is not None, ld.method.train_args())
     if cfg.train.early_stopping_steps: trainer_cbs.append(EarlyStoppingCallback(cfg.train.early_stopping_steps))
     opt = ld.method.optimizer(ld.model, args)
-    trainer = atomic_checkpoints(stage.build_trainer(cfg, ld, args, train_ds, eval_ds, [metrics, watch, *trainer_cbs], (opt, None)))
+    trainer = atomic_checkpoints(stage.build_trainer(cfg, ld, args, train_ds, eval_ds, [metrics, watch, *trainer_cbs],
+                                                     (opt, None)))
     trainer.remove_callback(PrinterCallback)
     t0 = time.time()
     res = trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
@@ -233,16 +246,19 @@ def _fit(cfg, out, ckpt, watch, callbacks, verbose) -> Run:
     if not main: return run
     ld.method.after_save(ld.model, out)
     losses = [m['loss'] for m in run.metrics if m.get('loss') is not None]
-    result = dict(stage=cfg.method.stage, train_loss=res.training_loss, final_loss=losses[-1] if losses else res.training_loss,
+    best = dict(best_checkpoint=st.best_model_checkpoint and Path(st.best_model_checkpoint).name,
+                best_eval_loss=st.best_metric) if cfg.train.early_stopping_steps else {}
+    result = dict(stage=cfg.method.stage, train_loss=res.training_loss,
+                  final_loss=losses[-1] if losses else res.training_loss,
                   steps=st.global_step, epochs=st.epoch, runtime_s=round(time.time() - t0, 2),
                   tokens_per_sec=round(st.num_input_tokens_seen / max(res.metrics['train_runtime'], 1e-9), 1),
                   peak_memory_mb=round(peak_memory_mb(), 1), precision=ld.precision, device=ld.device,
                   data=dict(kept=rep.kept, truncated=rep.truncated, skipped=rep.skipped),
-                  **(dict(best_checkpoint=st.best_model_checkpoint and Path(st.best_model_checkpoint).name, best_eval_loss=st.best_metric)
-                     if cfg.train.early_stopping_steps else {}))
+                  **best)
     if cfg.train.predict_with_generate: result['predict'] = predict_after_training(cfg, out)
     if cfg.train.plot_loss: save_loss_plots(run)
     write_json_atomic(result, out/RESULT)
     watch._set(state='finished', step=st.global_step, final_loss=result['final_loss'])
-    print(f"done: final loss {result['final_loss']:.4f}, {result['tokens_per_sec']} tokens/s, peak memory {result['peak_memory_mb']:.0f} MB")
+    print(f"done: final loss {result['final_loss']:.4f}, {result['tokens_per_sec']} tokens/s, "
+          f"peak memory {result['peak_memory_mb']:.0f} MB")
     return run
