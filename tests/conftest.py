@@ -42,10 +42,13 @@ def tiny_model():
 
 @pytest.fixture(scope='session')
 def tiny_config(tiny_model):
-    "`tiny_config(output_dir, **keys)`: the tests' common config (a few logged steps of the tiny model), `keys` on top."
+    """`tiny_config(output_dir, **keys)`: the tests' one config (two logged steps of the tiny model on `identity`),
+    `keys` on top. A key given as None is left out: `dataset=None` over an example config keeps the example's own."""
     base = dict(model='llmft-tiny', dataset='identity', cutoff_len=64, max_steps=2, logging_steps=1,
                 per_device_train_batch_size=2, save_steps=100, plot_loss=False)
-    return lambda output_dir, **kw: {**base, 'output_dir': str(output_dir), **kw}
+    def config(output_dir=None, **kw):
+        return {k: v for k, v in {**base, 'output_dir': output_dir and str(output_dir), **kw}.items() if v is not None}
+    return config
 
 @pytest.fixture(scope='session')
 def llmft_cmd():

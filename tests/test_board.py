@@ -7,11 +7,10 @@ from llmft.panel import board
 from test_jobs import HELPERS, wait_for
 
 @pytest.fixture
-def panel(tmp_path, tiny_model, monkeypatch):
+def panel(tmp_path, tiny_config, monkeypatch):
     (tmp_path/'jobhelpers.py').write_text(HELPERS)
     monkeypatch.setenv('PYTHONPATH', os.pathsep.join([str(tmp_path), *filter(None, [os.environ.get('PYTHONPATH')])]))
-    cfg = dict(model='llmft-tiny', dataset='identity', max_steps=10, logging_steps=1, cutoff_len=64, save_steps=100,
-               per_device_train_batch_size=2, learning_rate=1e-3, output_dir=str(tmp_path/'runs'/'a'))
+    cfg = tiny_config(tmp_path/'runs'/'a', max_steps=10, learning_rate=1e-3)
     return board(cfg, monitor='thread', chart='widget', runs_root=tmp_path/'runs'), tmp_path
 
 def test_start_stop_resume(panel):
@@ -48,14 +47,14 @@ def test_bad_value_and_busy_folder(panel):
     b.form.fields['learning_rate'].value = '1e-3'
     assert not b.b_start.disabled
 
-def test_magic_train_shows_a_job(panel, capsys):
+def test_magic_train_shows_a_job(panel, tiny_config, capsys):
+    import yaml
     from IPython.core.interactiveshell import InteractiveShell
     b, tmp = panel
     ip = InteractiveShell.instance()
     ip.run_line_magic('load_ext', 'llmft')
-    job = ip.run_cell_magic('llmft', f"train output_dir={tmp/'m'}",
-                            'model: llmft-tiny\ndataset: identity\nmax_steps: 2\nlogging_steps: 1\ncutoff_len: 64\nper_device_train_batch_size: 2\n')
-    assert job.wait(120) == 'finished' and len(job.metrics) >= 1
+    job = ip.run_cell_magic('llmft', f"train output_dir={tmp/'m'}", yaml.safe_dump(tiny_config()))
+    assert job.wait(120) == 'finished' and [m['step'] for m in job.metrics] == [1, 2]
     ip.run_line_magic('llmft', f"stop {tmp/'m'}")
     assert f"{tmp/'m'} is not running (state: finished)" in capsys.readouterr().err
 
@@ -147,6 +146,6 @@ def test_bad_inputs_give_one_line_and_no_child(panel):
 def test_llmft_board_stays_the_function():
     "`llmft.board()` works however often it is called and whatever was imported: no module shadows an API name."
     import llmft, llmft.panel, llmft.magics
-    assert llmft.board is llmft.panel.board and llmft.board is llmft.board
+    assert llmft.board is llmft.panel.board
     modules = {p.stem for p in Path(llmft.__file__).parent.glob('*.py')}
     assert not set(llmft._api) & modules, f"API names that are also module names: {set(llmft._api) & modules}"

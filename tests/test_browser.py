@@ -16,17 +16,17 @@ def free_port():
         return s.getsockname()[1]
 
 CELL = '''import llmft
-cfg = dict(model='llmft-tiny', dataset='identity', max_steps=6, logging_steps=1, cutoff_len=64, save_steps=100,
-           per_device_train_batch_size=2, learning_rate=1e-3, output_dir='runs/a', callbacks='jobhelpers:Slow')
+cfg = {cfg!r}
 b = llmft.board(cfg, runs_root='runs')
 b'''
 
 @pytest.fixture
-def lab(tmp_path, tiny_model):
+def lab(tmp_path, tiny_config):
     pytest.importorskip('playwright')
     if not Path(CHROMIUM).exists(): pytest.skip('chromium is not installed (make test installs it)')
     (tmp_path/'jobhelpers.py').write_text(HELPERS)
-    nb = dict(cells=[dict(cell_type='code', source=CELL, metadata={}, outputs=[], execution_count=None)], nbformat=4,
+    cfg = tiny_config('runs/a', max_steps=6, learning_rate=1e-3, callbacks='jobhelpers:Slow')
+    nb = dict(cells=[dict(cell_type='code', source=CELL.format(cfg=cfg), metadata={}, outputs=[], execution_count=None)], nbformat=4,
               nbformat_minor=5, metadata=dict(kernelspec=dict(name='python3', display_name='Python 3', language='python')))
     (tmp_path/'board.ipynb').write_text(json.dumps(nb))
     settings = tmp_path/'lab-settings'/'@jupyterlab'/'notebook-extension'

@@ -36,13 +36,18 @@ def test_bundled_datasets_process_without_loss(tok, name, stage, template):
         assert c == recs[0]['chosen']['content'] + '<|im_end|>\n' and r == recs[0]['rejected']['content'] + '<|im_end|>\n'
         return
     assert trained_text(tok, row['input_ids'], row['labels']).endswith(recs[0]['messages'][-1]['content'] + '<|im_end|>\n')
-    if stage == 'kto':
-        assert set(ds['kto_label']) == {True, False} and len(ds[0]['kl_input_ids']) > 0
+    if stage == 'kto': # and its KL row: this row's prompt with the next row's answer
+        assert set(ds['kto_label']) == {True, False}
+        n = next(i for i, l in enumerate(row['labels']) if l != IGNORE) # the prompt's length
+        assert row['kl_input_ids'][:n] == row['input_ids'][:n]
+        kl = trained_text(tok, row['kl_input_ids'], row['kl_labels'])
+        nxt = trained_text(tok, ds[1]['input_ids'], ds[1]['labels'])
+        assert kl == nxt, (kl, nxt)
 
 def test_tool_calls_are_trained_and_results_masked(tok):
     d = DataArgs(dataset=['sharegpt_demo'], cutoff_len=2048)
     recs = [r for r in load_records(d) if r['tools']]
-    assert len(recs) >= 15
+    assert len(recs) == 25 # of its 70 rows
     ds, _ = process(recs, tok, get_template('qwen'), d)
     text = trained_text(tok, ds[0]['input_ids'], ds[0]['labels'])
     call = next(m['content'] for m in recs[0]['messages'] if m['role'] == 'tool_call')

@@ -19,12 +19,10 @@ class OOM(TrainerCallback):
 '''
 
 @pytest.fixture
-def cfg(tmp_path, tiny_model):
+def cfg(tmp_path, tiny_config):
     (tmp_path/'jobhelpers.py').write_text(HELPERS)
     env = {'PYTHONPATH': os.pathsep.join([str(tmp_path), *filter(None, [os.environ.get('PYTHONPATH')])])}
-    base = dict(model='llmft-tiny', dataset='identity', max_steps=8, logging_steps=1, save_steps=100,
-                per_device_train_batch_size=2, cutoff_len=64, learning_rate=1e-3)
-    return tmp_path, env, base
+    return tmp_path, env, tiny_config(max_steps=8, learning_rate=1e-3)
 
 def wait_for(pred, timeout=120):
     end = time.time() + timeout
@@ -42,7 +40,8 @@ def test_stop_saves_and_resume_finishes(cfg):
     st = job.status
     assert 2 <= st['step'] < 8 and st['checkpoint'] == f"checkpoint-{st['step']}"
     assert (tmp/'run'/st['checkpoint']/'trainer_state.json').exists() and not job.run.finished
-    assert any('resume with: llmft train' in l for l in job.log_tail())
+    said = f"{st['checkpoint']} saved; resume with: llmft train {tmp/'run'/'config.yaml'}"
+    assert any(said in l for l in job.log_tail()), job.log_tail()
     again = job.resume(callbacks='')
     assert again.wait(180) == 'finished'
     assert again.run.result['steps'] == 8

@@ -14,7 +14,10 @@ def test_methods_ordered_and_growing():
     for kw in dict(cutoff_len=512), dict(per_device_train_batch_size=8):
         bigger = llmft.estimate(SMOL, device='cpu', **kw)
         assert bigger.parts['logits'] == 4 * e.parts['logits'] and bigger.total_bytes > e.total_bytes
-    assert str(e).startswith('memory estimate: ') and 'logits' in str(e) and '<table>' in e._repr_html_()
+    from llmft.memory import _gb # what the estimate prints is its own figures: the total, and each part
+    assert str(e).startswith(f"memory estimate: {_gb(e.total_bytes)} peak for lora on cpu ("), str(e)
+    assert f"  {'logits':<12}{_gb(e.parts['logits']):>10}" in str(e).splitlines(), str(e)
+    assert f"<tr><td>logits</td><td style='text-align:right'>{_gb(e.parts['logits'])}</td></tr>" in e._repr_html_()
     assert e.parts['baseline'] > 100 * 2**20 and 'free now: fits' in e.line() # the whole process, against free memory
     with pytest.raises(llmft.config.ConfigError, match="auto_fit='maybe': expected bool"):
         llmft.estimate(SMOL, auto_fit='maybe')
@@ -25,14 +28,13 @@ import json, sys, tempfile, torch
 torch.set_num_threads(1)
 import llmft, llmft.trainer
 with tempfile.TemporaryDirectory() as d:
-    llmft.train(json.loads(sys.argv[1]), output_dir=d, max_steps=3, logging_steps=1, save_steps=10**6, plot_loss=False)
+    llmft.train(json.loads(sys.argv[1]), output_dir=d, max_steps=3)
 print('RESULT', next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) / 1024)
 """
 
-def test_estimate_close_to_measured_peak(tiny_model):
+def test_estimate_close_to_measured_peak(tiny_config):
     "Full fine-tuning of the tiny model, batch 4 x 128: the whole process's peak resident memory, which limits count."
-    cfg = dict(dataset='identity', model='llmft-tiny', finetuning_type='full', packing=True,
-               per_device_train_batch_size=4, cutoff_len=128)
+    cfg = tiny_config(finetuning_type='full', packing=True, per_device_train_batch_size=4, cutoff_len=128)
     est = llmft.estimate(cfg, device='cpu')
     out = subprocess.run([sys.executable, '-c', CHILD, json.dumps(cfg)], capture_output=True, text=True, timeout=300,
                          env={**os.environ, 'OMP_NUM_THREADS': '1'})
@@ -53,7 +55,7 @@ resource.setrlimit(resource.RLIMIT_DATA, (_status_bytes('VmData') + int(sys.argv
 for name, kw in (('auto_fit', dict(auto_fit=True)), ('plain', {})):
     try:
         with tempfile.TemporaryDirectory() as d:
-            run = llmft.train(json.loads(sys.argv[1]), output_dir=d, plot_loss=False, **kw)
+            run = llmft.train(json.loads(sys.argv[1]), output_dir=d, **kw)
             t = run.config.train
             r = dict(losses=[m['loss'] for m in run.metrics if 'loss' in m], micro=t.per_device_train_batch_size,
                      accum=t.gradient_accumulation_steps)
@@ -61,10 +63,9 @@ for name, kw in (('auto_fit', dict(auto_fit=True)), ('plain', {})):
     print('RESULT', name, json.dumps(r), flush=True)
 """
 
-def test_auto_fit_under_memory_cap(tiny_model, tmp_path):
+def test_auto_fit_under_memory_cap(tiny_config, tmp_path):
     "700 MB above what the process maps (RLIMIT_DATA): micro-batch 8 x 256 fails, auto_fit trains the global batch."
-    cfg = dict(dataset='identity', model='llmft-tiny', finetuning_type='full', packing=True, cutoff_len=256,
-               per_device_train_batch_size=8, max_steps=2, logging_steps=1, save_steps=10**6)
+    cfg = tiny_config(finetuning_type='full', packing=True, cutoff_len=256, per_device_train_batch_size=8)
     out = subprocess.run([sys.executable, '-c', CAPPED, json.dumps(cfg), '700'], capture_output=True, text=True,
                          timeout=300, env={**os.environ, 'OMP_NUM_THREADS': '1'})
     res = {l.split()[1]: json.loads(l.split(' ', 2)[2]) for l in out.stdout.splitlines() if l.startswith('RESULT')}
@@ -73,6 +74,6 @@ def test_auto_fit_under_memory_cap(tiny_model, tmp_path):
     fit = res['auto_fit']
     assert 'error' not in fit and fit['micro'] < 8 and fit['micro'] * fit['accum'] == 8, fit # the global batch kept
     assert 'auto_fit on cpu: ' in out.stdout and 'global batch 8, as asked' in out.stdout
-    plain = llmft.train(cfg, output_dir=str(tmp_path/'plain'), plot_loss=False, verbose=False) # uncapped, here
+    plain = llmft.train(cfg, output_dir=str(tmp_path/'plain'), verbose=False) # uncapped, here
     losses = [m['loss'] for m in plain.metrics if 'loss' in m]
     assert len(fit['losses']) == len(losses) == 2 and all(abs(a - b) < 1e-3 * b for a, b in zip(fit['losses'], losses))

@@ -32,16 +32,19 @@ class Modules(TrainerCallback):
         opt = type(getattr(optimizer, 'optimizer', optimizer)) # the optimizer inside accelerate's wrapper
         self.optimizer, self.attention = f'{opt.__module__}.{opt.__name__}', model.config._attn_implementation
 
-def train(method, tmp_path, **kw):
-    mods = Modules()
-    run = llmft.train(dict(dict(model='llmft-tiny', dataset='identity', max_samples=4, per_device_train_batch_size=4, cutoff_len=64,
-                                max_steps=20, logging_steps=1, lr_scheduler_type='constant', save_steps=1000, plot_loss=False,
-                                output_dir=str(tmp_path/method), **METHODS[method]), **kw), callbacks=[mods], verbose=False)
-    return run, [m['loss'] for m in run.metrics if m.get('loss') is not None], mods
+@pytest.fixture
+def train(tiny_config, tmp_path):
+    "`train(method, **keys)`: 20 steps of `method` on one batch of 4; the run, its losses and its `Modules`."
+    def train(method, **kw):
+        mods = Modules()
+        steps = dict(max_samples=4, per_device_train_batch_size=4, max_steps=20, lr_scheduler_type='constant')
+        run = llmft.train(tiny_config(tmp_path/method, **{**steps, **METHODS[method], **kw}), callbacks=[mods], verbose=False)
+        return run, [m['loss'] for m in run.metrics if m.get('loss') is not None], mods
+    return train
 
 @pytest.mark.parametrize('method', METHODS)
-def test_loss_goes_down(method, tiny_model, tmp_path):
-    run, losses, mods = train(method, tmp_path)
+def test_loss_goes_down(method, train):
+    run, losses, mods = train(method)
     modules = mods.names
     assert run.finished and len(losses) == 20
     assert losses[-1] < losses[0] - DROP.get(method, 0.5), f"{method}: loss {losses[0]:.3f} -> {losses[-1]:.3f}: {losses}"
@@ -56,16 +59,16 @@ def test_loss_goes_down(method, tiny_model, tmp_path):
                                   ).get(method, 'torch.optim.adamw.AdamW')
     assert (mods.attention == 'llmft_s2') == (method == 's2attn')
 
-def test_freeze_changes_only_the_trained_layer(tiny_model, tmp_path):
-    run, _, _ = train('freeze', tmp_path, freeze_trainable_modules='mlp', freeze_extra_modules='norm')
+def test_freeze_changes_only_the_trained_layer(tiny_model, train):
+    run, _, _ = train('freeze', freeze_trainable_modules='mlp', freeze_extra_modules='norm')
     base, tuned = load_file(tiny_model/'model.safetensors'), load_file(run.path/'model.safetensors')
     changed = {k for k in base if not torch.equal(base[k], tuned[k])}
     assert changed == {'model.layers.1.mlp.gate_proj.weight', 'model.layers.1.mlp.up_proj.weight',
                        'model.layers.1.mlp.down_proj.weight', 'model.norm.weight'}
 
-def test_new_tokens_reload_with_the_run(tiny_model, tmp_path):
+def test_new_tokens_reload_with_the_run(tiny_model, train):
     from llmft.infer import ChatModel
-    run, _, _ = train('lora', tmp_path, new_special_tokens='<tool>,<think>', max_steps=2)
+    run, _, _ = train('lora', new_special_tokens='<tool>,<think>', max_steps=2)
     saved = load_file(run.path/'adapter_model.safetensors')['base_model.model.model.embed_tokens.modules_to_save.weight']
     chat = ChatModel(run.path, do_sample=False)
     tool = chat.tokenizer.encode('<tool>', add_special_tokens=False)

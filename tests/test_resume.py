@@ -1,20 +1,8 @@
 """A run killed with SIGKILL mid-training resumes from its last checkpoint and continues exactly as an uninterrupted run."""
 import json, os, signal, subprocess, sys, time
 from pathlib import Path
-import torch
+import torch, yaml
 from safetensors.torch import load_file
-
-CONFIG = """model: llmft-tiny
-dataset: identity
-cutoff_len: 64
-per_device_train_batch_size: 4
-learning_rate: 1.0e-3
-max_steps: 24
-save_steps: 4
-logging_steps: 1
-seed: 7
-plot_loss: false
-"""
 
 def start(cmd, cfg, out, cwd):
     env = dict(os.environ, OMP_NUM_THREADS='1')
@@ -23,10 +11,11 @@ def start(cmd, cfg, out, cwd):
 
 def losses(run): return {m['step']: m['loss'] for m in map(json.loads, (run/'metrics.jsonl').read_text().splitlines())}
 
-def test_killed_run_resumes_exactly(llmft_cmd, tiny_model, one_torch_thread, tmp_path):
+def test_killed_run_resumes_exactly(llmft_cmd, tiny_config, one_torch_thread, tmp_path):
     from llmft import train
     cfg = tmp_path/'tiny.yaml'
-    cfg.write_text(CONFIG)
+    cfg.write_text(yaml.safe_dump(tiny_config(per_device_train_batch_size=4, learning_rate=1e-3, max_steps=24, save_steps=4,
+                                              seed=7)))
     killed = start(llmft_cmd, cfg, 'killed', tmp_path)
     run = tmp_path/'killed'
     while not list(run.glob('checkpoint-*')) and killed.poll() is None: time.sleep(0.01)

@@ -6,15 +6,16 @@ import llmft
 from llmft.reward import VALUE_HEAD, load_value_head
 
 EX = Path(__file__).resolve().parent.parent/'examples'
-TINY = dict(model='llmft-tiny', cutoff_len=64, per_device_train_batch_size=2, verbose=False)
-
-def test_rm_then_ppo_shared_base(tiny_model, tmp_path, one_torch_thread):
-    rm = llmft.train(EX/'rm_lora.yaml', max_steps=4, logging_steps=2, output_dir=tmp_path/'rm', **TINY)
+def test_rm_then_ppo_shared_base(tiny_config, tmp_path, one_torch_thread):
+    rm = llmft.train(EX/'rm_lora.yaml', **tiny_config(tmp_path/'rm', dataset=None, max_steps=4, logging_steps=2),
+                     verbose=False)
     assert rm.finished and (rm.path/VALUE_HEAD).exists() and (rm.path/'adapter_model.safetensors').exists()
     assert set(load_value_head(rm.path)) == {'summary.weight', 'summary.bias'}
-    assert all(0 <= m['accuracy'] <= 1 for m in rm.metrics)
-    args = dict(reward_model=str(rm.path), max_new_tokens=8, save_steps=2, logging_steps=1, output_dir=tmp_path/'ppo', **TINY)
-    ppo = llmft.train(EX/'ppo_lora.yaml', max_steps=4, **args)
+    # accuracy: the share of the 4 pairs of each logged interval (2 steps of 2 pairs) ranked right
+    assert [m['step'] for m in rm.metrics] == [2, 4] and {m['accuracy'] for m in rm.metrics} <= {0, .25, .5, .75, 1}
+    args = tiny_config(tmp_path/'ppo', dataset=None, reward_model=str(rm.path), max_new_tokens=8, save_steps=2,
+                       max_steps=4)
+    ppo = llmft.train(EX/'ppo_lora.yaml', **args, verbose=False)
     assert ppo.finished and ppo.result['steps'] == 4
     assert (ppo.path/VALUE_HEAD).exists() and (ppo.path/'adapter_model.safetensors').exists() and not (ppo.path/'reward').exists()
     assert (ppo.path/'checkpoint-2'/VALUE_HEAD).exists()
@@ -24,5 +25,5 @@ def test_rm_then_ppo_shared_base(tiny_model, tmp_path, one_torch_thread):
     assert all({'policy_loss', 'value_loss'} <= set(m) for m in ppo.metrics) and {'reward', 'kl'} <= set(ppo.metrics[0]), ppo.metrics
     (ppo.path/'result.json').unlink()
     shutil.rmtree(ppo.path/'checkpoint-4')  # as if killed after step 4 was logged, before its checkpoint
-    again = llmft.train(EX/'ppo_lora.yaml', max_steps=6, **args)
+    again = llmft.train(EX/'ppo_lora.yaml', **{**args, 'max_steps': 6}, verbose=False)
     assert again.result['steps'] == 6 and [m['step'] for m in again.metrics] == [1, 2, 3, 4, 5, 6]
