@@ -90,7 +90,8 @@ def _spec(name, d, source):
     s = DatasetSpec(name=name, source=str(source), **d)
     if not (s.file_name or s.hf_hub_url or s.cloud_file_name or s.ms_hub_url or s.om_hub_url or s.script_url):
         raise ConfigError(f"{source}: dataset {name!r} names no source: set file_name (or hf_hub_url, cloud_file_name)")
-    if s.formatting not in FORMATS: raise ConfigError(f"{source}: dataset {name!r}: formatting {s.formatting!r} is not one of {', '.join(FORMATS)}")
+    if s.formatting not in FORMATS: raise ConfigError(f"{source}: dataset {name!r}: formatting {s.formatting!r} is not "
+                                                      f"one of {', '.join(FORMATS)}")
     return s
 
 def load_specs(dataset_dir='data_specs') -> dict:
@@ -100,7 +101,8 @@ def load_specs(dataset_dir='data_specs') -> dict:
     for f in sorted([*root.glob('*.yaml'), *root.glob('*.yml'), *root.glob('dataset_info.json')]):
         if f.suffix == '.json':
             try: d = json.loads(read_utf8(f))
-            except json.JSONDecodeError as e: raise ConfigError(f"{f}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from None
+            except json.JSONDecodeError as e:
+                raise ConfigError(f"{f}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from None
         else: d = read_yaml(f)
         for name, s in d.items(): specs[name] = _spec(name, s or {}, f)
     return specs
@@ -129,13 +131,15 @@ def _json_rows(text, where):
             except json.JSONDecodeError as e: raise ConfigError(f"{where}:{i}: invalid JSON line: {e.msg}") from None
         return rows
     try: return json.loads(text)
-    except json.JSONDecodeError as e: raise ConfigError(f"{where}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from None
+    except json.JSONDecodeError as e: raise ConfigError(f"{where}:{e.lineno}:{e.colno}: invalid JSON: "
+                                                        f"{e.msg}") from None
 
 def read_text_rows(text: str, ext: str, where='') -> list:
     "Rows of a file's text by its extension (json, jsonl, csv, txt)."
     if ext in ('.json', '.jsonl'):
         rows = _json_rows(text, where)
-        if not isinstance(rows, list): raise ConfigError(f"{where}: expected a list of records, got {type(rows).__name__}")
+        if not isinstance(rows, list): raise ConfigError(f"{where}: expected a list of records, got "
+                                                         f"{type(rows).__name__}")
         return rows
     if ext == '.csv': return list(csv.DictReader(io.StringIO(text)))
     if ext == '.txt': return [dict(text=l) for l in text.splitlines() if l.strip()]
@@ -196,10 +200,12 @@ def spec_rows(s: DatasetSpec, dataset_dir: Path) -> tuple:
         return read_rows(path), str(path)
     if s.hf_hub_url:
         from llmft.registry import hub_available
-        if not hub_available(): raise ConfigError(f"dataset {s.name!r} ({s.source}) is on the hub ({s.hf_hub_url}), which is not reachable; download it and set file_name")
+        if not hub_available(): raise ConfigError(f"dataset {s.name!r} ({s.source}) is on the hub ({s.hf_hub_url}), "
+                                                  f"which is not reachable; download it and set file_name")
         from datasets import load_dataset
         return list(load_dataset(s.hf_hub_url, s.subset, split=s.split, data_dir=s.folder)), s.hf_hub_url
-    raise ConfigError(f"dataset {s.name!r} ({s.source}): only file_name, cloud_file_name and hf_hub_url sources are supported")
+    raise ConfigError(f"dataset {s.name!r} ({s.source}): only file_name, cloud_file_name and hf_hub_url sources are "
+                      f"supported")
 
 # %% ../nbs/03_data.ipynb #886cd560
 _slot = re.compile(r'\{\{\s*(\w+)\s*\}\}')
@@ -209,7 +215,8 @@ def fill(text, values: dict, where='', missing:set|None=None):
     if not isinstance(text, str): return text
     def sub(m):
         if m.group(1) not in values and missing is not None: return missing.add(m.group(1)) or m.group(0)
-        if m.group(1) not in values: raise ConfigError(f"{where}: placeholder {{{{{m.group(1)}}}}} has no value; set placeholders.{m.group(1)}=...")
+        if m.group(1) not in values: raise ConfigError(f"{where}: placeholder {{{{{m.group(1)}}}}} has no value; set "
+                                                       f"placeholders.{m.group(1)}=...")
         return str(values[m.group(1)])
     return _slot.sub(sub, text)
 
@@ -219,20 +226,23 @@ class BadRow(ValueError):
 
 # %% ../nbs/03_data.ipynb #f31de9be
 DEFAULT_COLUMNS = dict(
-    alpaca=dict(prompt='instruction', query='input', response='output', history='history', system='system', tools='tools',
-                chosen='chosen', rejected='rejected', kto_tag='kto_tag'),
-    sharegpt=dict(messages='conversations', system='system', tools='tools', chosen='chosen', rejected='rejected', kto_tag='kto_tag'),
-    openai=dict(messages='messages', system='system', tools='tools', chosen='chosen', rejected='rejected', kto_tag='kto_tag'),
+    alpaca=dict(prompt='instruction', query='input', response='output', history='history', system='system',
+                tools='tools', chosen='chosen', rejected='rejected', kto_tag='kto_tag'),
+    sharegpt=dict(messages='conversations', system='system', tools='tools', chosen='chosen', rejected='rejected',
+                  kto_tag='kto_tag'),
+    openai=dict(messages='messages', system='system', tools='tools', chosen='chosen', rejected='rejected',
+                kto_tag='kto_tag'),
     text=dict(prompt='text'))
 DEFAULT_TAGS = dict(
-    sharegpt=dict(role_tag='from', content_tag='value', user_tag='human', assistant_tag='gpt', observation_tag='observation',
-                  function_tag='function_call', system_tag='system'),
-    openai=dict(role_tag='role', content_tag='content', user_tag='user', assistant_tag='assistant', observation_tag='tool',
-                function_tag='function_call', system_tag='system'))
+    sharegpt=dict(role_tag='from', content_tag='value', user_tag='human', assistant_tag='gpt',
+                  observation_tag='observation', function_tag='function_call', system_tag='system'),
+    openai=dict(role_tag='role', content_tag='content', user_tag='user', assistant_tag='assistant',
+                observation_tag='tool', function_tag='function_call', system_tag='system'))
 
 def _record(messages, system=None, tools=None, chosen=None, rejected=None, kto_label=None, text=None):
     if tools is not None and not isinstance(tools, str): tools = json.dumps(tools, ensure_ascii=False)
-    return dict(messages=messages, system=system or None, tools=tools or None, chosen=chosen, rejected=rejected, kto_label=kto_label, text=text)
+    return dict(messages=messages, system=system or None, tools=tools or None, chosen=chosen, rejected=rejected,
+                kto_label=kto_label, text=text)
 
 # %% ../nbs/03_data.ipynb #1d9ecb15
 KTO_LABELS = {'true': True, 'false': False, '1': True, '0': False, 'yes': True, 'no': False}
@@ -265,7 +275,8 @@ def align_alpaca(row, c, ranking=False, where=''):
 
 # %% ../nbs/03_data.ipynb #414de552
 def _turn(m, t, roles):
-    if not isinstance(m, dict) or t['role_tag'] not in m: raise BadRow(f"a turn is not a {{{t['role_tag']!r}: ..., {t['content_tag']!r}: ...}} mapping: {str(m)[:80]}")
+    if not isinstance(m, dict) or t['role_tag'] not in m:
+        raise BadRow(f"a turn is not a {{{t['role_tag']!r}: ..., {t['content_tag']!r}: ...}} mapping: {str(m)[:80]}")
     role = roles.get(m[t['role_tag']])
     if role is None: raise BadRow(f"unknown role {m[t['role_tag']]!r}; expected one of {', '.join(roles)}")
     content = m.get(t['content_tag'])
@@ -276,20 +287,23 @@ def _turn(m, t, roles):
 # %% ../nbs/03_data.ipynb #7518df1a
 def align_conversation(row, c, t, ranking=False, where=''):
     "A sharegpt or OpenAI-messages row as a record (`where`, the file and row, names it in errors)."
-    roles = {t['user_tag']: 'user', t['assistant_tag']: 'assistant', t['observation_tag']: 'tool', t['function_tag']: 'tool_call',
-             t['system_tag']: 'system'}
+    roles = {t['user_tag']: 'user', t['assistant_tag']: 'assistant', t['observation_tag']: 'tool',
+             t['function_tag']: 'tool_call', t['system_tag']: 'system'}
     turns = [_turn(m, t, roles) for m in row[c['messages']]]
     system = row.get(c['system'])
     if turns and turns[0]['role'] == 'system': system, turns = turns[0]['content'], turns[1:]
     for i, m in enumerate(turns):
         ok = ('user', 'tool') if i % 2 == 0 else ('assistant', 'tool_call')
-        if m['role'] not in ok: raise BadRow(f"turn {i + 1} is {m['role']!r} where {' or '.join(ok)} belongs (turns must alternate, starting with the user)")
-        if m['role'] == 'tool' and i and turns[i - 1]['role'] != 'tool_call': raise BadRow(f"turn {i + 1} is a tool result without a tool call before it")
+        if m['role'] not in ok: raise BadRow(f"turn {i + 1} is {m['role']!r} where {' or '.join(ok)} belongs (turns "
+                                             f"must alternate, starting with the user)")
+        if m['role'] == 'tool' and i and turns[i - 1]['role'] != 'tool_call':
+            raise BadRow(f"turn {i + 1} is a tool result without a tool call before it")
     if ranking:
         if len(turns) % 2 != 1: raise BadRow("a preference conversation must end with the user's turn")
         ans = lambda v: _turn(v, t, roles) if isinstance(v, dict) else dict(role='assistant', content=str(v))
         return _record(turns, system, row.get(c['tools']), ans(row[c['chosen']]), ans(row[c['rejected']]))
-    if len(turns) < 2 or len(turns) % 2: raise BadRow(f"the conversation has {len(turns)} turns; it needs user/assistant pairs ending with an answer")
+    if len(turns) < 2 or len(turns) % 2: raise BadRow(f"the conversation has {len(turns)} turns; it needs "
+                                                      f"user/assistant pairs ending with an answer")
     if _blank(*(m['content'] for m in turns)): raise BadRow("prompt and answer are both empty")
     return _record(turns, system, row.get(c['tools']), kto_label=_kto(row, c, where))
 
@@ -311,7 +325,8 @@ def aligner(s: DatasetSpec):
     def align(row, where=''):
         missing = [k for k in _needed(s, c) if k not in row]
         if missing: raise ConfigError(f"{where}: dataset {s.name!r} ({s.formatting}) expects column {missing[0]!r}; "
-                                      f"the row has {sorted(row)}; map columns with `columns:` in its spec ({s.source})")
+                                      f"the row has {sorted(row)}; map columns with `columns:` in its spec "
+                                      f"({s.source})")
         if _is_text(s):
             if _blank(row[c['prompt']]): raise BadRow("empty text")
             return _record([], text=str(row[c['prompt']]))
@@ -330,7 +345,8 @@ class LoadReport:
     unfilled: tuple = () # placeholder slots trained as written (LLaMA-Factory's data)
     def __str__(self):
         why = '; '.join(f"{n} x {r}" for r, n in self.skipped.most_common())
-        return f"{self.name}: {self.kept} rows kept" + (f", {sum(self.skipped.values())} skipped ({why}); first: {self.first_bad}" if self.skipped else "")
+        return f"{self.name}: {self.kept} rows kept" + (f", {sum(self.skipped.values())} skipped ({why}); first: "
+                                                        f"{self.first_bad}" if self.skipped else "")
 
 def _warn_unfilled(s, at, missing, rep):
     rep.unfilled = tuple(sorted(missing))
@@ -346,7 +362,8 @@ def align_rows(rows, s: DatasetSpec, data: DataArgs, where, rep: LoadReport):
     for i, row in enumerate(rows, 1):
         if s.num_samples and i > s.num_samples: return
         at = f"{where} row {i}"
-        if not isinstance(row, dict): raise ConfigError(f"{at}: expected a mapping of columns, got {type(row).__name__}")
+        if not isinstance(row, dict): raise ConfigError(f"{at}: expected a mapping of columns, got "
+                                                        f"{type(row).__name__}")
         try: rec = align(row, at)
         except BadRow as e:
             if data.strict: raise ConfigError(f"{at}: {e} (strict: malformed rows are errors)") from None
@@ -374,13 +391,16 @@ def load_dataset_records(s: DatasetSpec, data: DataArgs) -> tuple:
 def file_spec(path) -> DatasetSpec:
     "A spec for the data file at `path`, its format told by the keys of its first row."
     p = Path(path).expanduser()
-    if p.suffix == '.txt': return DatasetSpec(name=str(path), file_name=str(p.resolve()), formatting='text', source=str(p))
+    if p.suffix == '.txt': return DatasetSpec(name=str(path), file_name=str(p.resolve()), formatting='text',
+                                              source=str(p))
     row = next(iter(iter_rows(p)), None)
     keys = set(row) if isinstance(row, dict) else set()
     fmt = ('sharegpt' if 'conversations' in keys else 'openai' if 'messages' in keys else
            'alpaca' if 'instruction' in keys else 'text' if 'text' in keys else None)
-    if fmt is None: raise ConfigError(f"{p}: cannot tell the format of this file from its first row (keys: {sorted(keys) or 'none'}): "
-                                      "alpaca rows have instruction/output, sharegpt rows conversations, OpenAI rows messages, "
+    if fmt is None: raise ConfigError(f"{p}: cannot tell the format of this file from its first row (keys: "
+                                      f"{sorted(keys) or 'none'}): "
+                                      "alpaca rows have instruction/output, sharegpt rows conversations, OpenAI rows "
+                                      "messages, "
                                       "text rows text; or describe it in a dataset spec")
     ranking = fmt != 'text' and {'chosen', 'rejected'} <= keys
     return DatasetSpec(name=str(path), file_name=str(p.resolve()), formatting=fmt, ranking=ranking, source=str(p))
@@ -429,7 +449,8 @@ def load_records(data: DataArgs, names=None, seed=42, verbose=True, reports=None
         if reports is not None: reports.append(rep)
         parts.append(recs)
     if len(parts) == 1 or data.mix_strategy == 'concat': out = [r for p in parts for r in p]
-    else: out = list(interleave(parts, data.interleave_probs, seed, 'first' if data.mix_strategy == 'interleave_under' else 'all'))
+    else: out = list(interleave(parts, data.interleave_probs, seed, 'first' if data.mix_strategy == 'interleave_under'
+                                else 'all'))
     return out[:data.max_samples]
 
 # %% ../nbs/03_data.ipynb #969d4456
@@ -438,7 +459,8 @@ def stream_records(data: DataArgs, seed=42):
     specs, root = specs_for(data, data.dataset), find_dataset_dir(data.dataset_dir)
     def one(name):
         s = usable(specs[name])
-        if not s.file_name or '://' in s.file_name: raise ConfigError(f"dataset {name!r}: streaming reads local files; {s.source} names no local file_name")
+        if not s.file_name or '://' in s.file_name:
+            raise ConfigError(f"dataset {name!r}: streaming reads local files; {s.source} names no local file_name")
         path = root/s.file_name
         if not path.exists(): raise ConfigError(f"dataset {name!r} (described in {s.source}): file not found: {path}")
         return lambda: align_rows(iter_rows(path), s, data, str(path), LoadReport(name))
