@@ -77,7 +77,8 @@ class APIError(Exception):
 
 def error_response(e: APIError) -> JSONResponse:
     "OpenAI's `{'error': {...}}` body for `e`."
-    return JSONResponse(dict(error=dict(message=e.message, type=e.type, param=e.param, code=e.code)), status_code=e.status)
+    return JSONResponse(dict(error=dict(message=e.message, type=e.type, param=e.param, code=e.code)),
+                        status_code=e.status)
 
 # %% ../nbs/07b_server.ipynb #a7a969f0
 class Message(BaseModel):
@@ -123,7 +124,8 @@ def _call(c: dict, param: str) -> dict:
     "One OpenAI `tool_calls` item as llmft's `{'name', 'arguments'}`, its arguments JSON parsed."
     f = c.get('function') if isinstance(c, dict) else None
     if not isinstance(f, dict) or not isinstance(f.get('name'), str):
-        raise APIError(400, 'a tool call is {"type": "function", "function": {"name": ..., "arguments": "JSON"}}', param)
+        raise APIError(400, 'a tool call is {"type": "function", "function": {"name": ..., "arguments": "JSON"}}',
+                       param)
     args = f.get('arguments') or '{}'
     try: args = json.loads(args) if isinstance(args, str) else args
     except json.JSONDecodeError as e: raise APIError(400, f'tool call arguments are not valid JSON: {e}', param)
@@ -137,7 +139,8 @@ def chat_messages(msgs: list[Message], tools=False) -> list:
         role = 'system' if m.role == 'developer' else m.role
         if role not in roles or (m.tool_calls and not tools):
             raise APIError(400, f"role {m.role!r}{' with tool_calls' if m.tool_calls else ''} is not supported"
-                           f"{'' if tools else ' by this model: it has no tool format'}: use system, developer, user or assistant", f'messages.{i}.role')
+                           f"{'' if tools else ' by this model: it has no tool format'}: use system, developer, user "
+                           f"or assistant", f'messages.{i}.role')
         if role == 'system' and i: raise APIError(400, 'a system message must come first', f'messages.{i}.role')
         if role == 'assistant' and m.tool_calls:
             out.append(dict(role='tool_call', content=[_call(c, f'messages.{i}.tool_calls') for c in m.tool_calls]))
@@ -149,7 +152,8 @@ def check_tools(tools) -> list:
     for t in tools:
         if not (isinstance(t, dict) and t.get('type', 'function') == 'function' and isinstance(t.get('function'), dict)
                 and isinstance(t['function'].get('name'), str)):
-            raise APIError(400, 'a tool is {"type": "function", "function": {"name": ..., "description": ..., "parameters": {...}}}', 'tools')
+            raise APIError(400, 'a tool is {"type": "function", "function": {"name": ..., "description": ..., '
+                                '"parameters": {...}}}', 'tools')
     return tools
 
 # %% ../nbs/07b_server.ipynb #81a8bd87
@@ -171,7 +175,8 @@ def parse_tool_calls(text: str, tf: ToolFormat):
 
 def openai_calls(calls) -> list:
     "llmft's calls as OpenAI's `tool_calls`, arguments as JSON strings."
-    return [dict(id=f'call_{uuid.uuid4().hex[:24]}', type='function', function=dict(name=c['name'], arguments=json.dumps(c['arguments'], ensure_ascii=False)))
+    return [dict(id=f'call_{uuid.uuid4().hex[:24]}', type='function',
+                 function=dict(name=c['name'], arguments=json.dumps(c['arguments'], ensure_ascii=False)))
             for c in calls]
 
 # %% ../nbs/07b_server.ipynb #dfb41dbf
@@ -190,8 +195,11 @@ def _sse(obj) -> str: return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
 
 def _validation_error(e) -> APIError:
     err = e.errors()[0] if e.errors() else dict(type='', loc=(), msg='invalid request')
-    if err['type'] == 'json_invalid': return APIError(400, f"the body is not valid JSON: {err.get('ctx', {}).get('error', '')}")
-    loc = '.'.join(str(x) for x in err.get('loc', ()) if x != 'body' and not re.match(r'(str|int|float|bool|none)$|(list|dict)\[', str(x)))
+    if err['type'] == 'json_invalid': return APIError(400,
+                                                      f"the body is not valid JSON: "
+                                                      f"{err.get('ctx', {}).get('error', '')}")
+    loc = '.'.join(str(x) for x in err.get('loc', ()) if x != 'body'
+                   and not re.match(r'(str|int|float|bool|none)$|(list|dict)\[', str(x)))
     return APIError(400, f"{loc}: {err['msg']}" if loc else err['msg'], loc or None)
 
 class KeyAuth:
@@ -200,7 +208,8 @@ class KeyAuth:
     async def __call__(self, scope, receive, send):
         if scope['type'] == 'http' and scope['path'].startswith('/v1'):
             if not hmac.compare_digest(dict(scope['headers']).get(b'authorization', b''), self.want):
-                e = APIError(401, 'Incorrect or missing API key: send the header `Authorization: Bearer KEY`.', code='invalid_api_key')
+                e = APIError(401, 'Incorrect or missing API key: send the header `Authorization: Bearer KEY`.',
+                             code='invalid_api_key')
                 return await error_response(e)(scope, receive, send)
         await self.app(scope, receive, send)
 
