@@ -60,7 +60,8 @@ def _prompt_ids(tok, template, prompts=PROMPTS) -> list:
 
 def _logits(model, ids):
     import torch
-    with torch.no_grad(): return torch.cat([model(input_ids=torch.tensor([i], device=model.device)).logits[0].float().cpu() for i in ids])
+    with torch.no_grad():
+        return torch.cat([model(input_ids=torch.tensor([i], device=model.device)).logits[0].float().cpu() for i in ids])
 
 def _diff(a, b) -> float: return (a - b).abs().max().item()
 
@@ -103,14 +104,17 @@ class ExportReport:
     def ok(self) -> bool: return self.max_diff <= self.tol * self.scale and self.tokenizer_ok
 
     def __str__(self):
-        return (f"{'ok' if self.ok else 'FAILED'}: {self.format} ({self.dtype}) in {self.out_dir}, {self.shards} file(s); "
-                f"max logit diff {self.max_diff:.2e} (merge {self.merge_diff:.2e}, reload {self.reload_diff:.2e}; bound {self.tol:.0e} x {self.scale:.1f}); "
+        return (f"{'ok' if self.ok else 'FAILED'}: {self.format} ({self.dtype}) in {self.out_dir}, "
+                f"{self.shards} file(s); "
+                f"max logit diff {self.max_diff:.2e} (merge {self.merge_diff:.2e}, reload {self.reload_diff:.2e}; "
+                f"bound {self.tol:.0e} x {self.scale:.1f}); "
                 f"tokenizer {'same' if self.tokenizer_ok else 'DIFFERENT'}" +
                 ('' if self.greedy_same is None else f"; greedy text {'same' if self.greedy_same else 'DIFFERENT'}"))
 
 class ParityError(RuntimeError):
     "The exported model does not answer as base + adapter did."
-    def __init__(self, report): super().__init__(f"{report}: the files are kept in {report.out_dir} for inspection"); self.report = report
+    def __init__(self, report): super().__init__(f"{report}: the files are kept in {report.out_dir} "
+                                                 f"for inspection"); self.report = report
 
 # %% ../nbs/07d_exporter.ipynb #348e2a36
 _DTYPES = dict(fp32='fp32', float32='fp32', f32='fp32', fp16='fp16', float16='fp16', f16='fp16', half='fp16',
@@ -137,7 +141,9 @@ def _round(model, dtype: str, matrices_only=False):
         import gguf, torch
         q = gguf.GGMLQuantizationType.Q8_0
         for p in model.parameters():
-            if p.ndim > 1: p.data = torch.from_numpy(gguf.quants.dequantize(gguf.quants.quantize(p.data.float().numpy(), q), q).copy()).reshape(p.shape)
+            if p.ndim > 1:
+                p.data = torch.from_numpy(gguf.quants.dequantize(gguf.quants.quantize(p.data.float().numpy(), q),
+                                                                 q).copy()).reshape(p.shape)
         return model
     return _to(_to(model, dtype, matrices_only), 'fp32')
 
@@ -193,13 +199,16 @@ def _gguf_vocab(tok, vocab_size: int) -> dict:
     import gguf
     tj = json.loads(tok.backend_tokenizer.to_str())
     if tj['model']['type'] != 'BPE' or 'ByteLevel' not in json.dumps(tj.get('pre_tokenizer')):
-        raise ConfigError(f"GGUF export writes byte-level BPE tokenizers (GPT-2 style, as SmolLM2 and Llama 3); this one is {tj['model']['type']}")
+        raise ConfigError(f"GGUF export writes byte-level BPE tokenizers (GPT-2 style, as SmolLM2 and Llama 3); this "
+                          f"one is {tj['model']['type']}")
     merges = [m if isinstance(m, str) else ' '.join(m) for m in tj['model']['merges']]
     vocab, added = {i: t for t, i in tok.get_vocab().items()}, tok.added_tokens_decoder
     T = gguf.TokenType
-    types = [T.UNUSED if i not in vocab else (T.CONTROL if added[i].special else T.USER_DEFINED) if i in added else T.NORMAL
+    types = [T.UNUSED if i not in vocab else (T.CONTROL if added[i].special else T.USER_DEFINED) if i in added
+             else T.NORMAL
              for i in range(vocab_size)]
-    return dict(tokens=[vocab.get(i, f'[PAD{i}]') for i in range(vocab_size)], types=types, merges=merges, pre=_pre_type(tj, merges))
+    return dict(tokens=[vocab.get(i, f'[PAD{i}]') for i in range(vocab_size)], types=types, merges=merges,
+                pre=_pre_type(tj, merges))
 
 # %% ../nbs/07d_exporter.ipynb #710abaeb
 _QTYPES = dict(fp32='F32', fp16='F16', bf16='BF16', q8_0='Q8_0')
@@ -208,16 +217,24 @@ def _write_gguf(model, tok, template, path: Path, dtype: str, name: str):
     "Write `model` (a fp32 Llama) and its tokenizer as one GGUF file at `path`."
     import gguf
     c = model.config
-    if c.model_type != 'llama': raise ConfigError(f"GGUF export supports Llama-architecture models (SmolLM2, Llama); this one is {c.model_type!r}")
+    if c.model_type != 'llama': raise ConfigError(f"GGUF export supports Llama-architecture models (SmolLM2, Llama); "
+                                                  f"this one is {c.model_type!r}")
     rope = getattr(c, 'rope_parameters', None) or dict(rope_theta=getattr(c, 'rope_theta', 10000.), rope_type='default')
-    if rope.get('rope_type', 'default') != 'default': raise ConfigError(f"GGUF export writes default RoPE only; this model uses {rope['rope_type']!r} scaling")
+    if rope.get('rope_type', 'default') != 'default':
+        raise ConfigError(f"GGUF export writes default RoPE only; this model uses {rope['rope_type']!r} scaling")
     head_dim = getattr(c, 'head_dim', None) or c.hidden_size // c.num_attention_heads
     w = gguf.GGUFWriter(path, gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.LLAMA])
     w.add_type(gguf.GGUFType.MODEL); w.add_name(name)
-    w.add_context_length(c.max_position_embeddings); w.add_embedding_length(c.hidden_size); w.add_block_count(c.num_hidden_layers)
-    w.add_feed_forward_length(c.intermediate_size); w.add_head_count(c.num_attention_heads); w.add_head_count_kv(c.num_key_value_heads)
-    w.add_rope_freq_base(rope['rope_theta']); w.add_rope_dimension_count(head_dim); w.add_layer_norm_rms_eps(c.rms_norm_eps)
-    w.add_vocab_size(c.vocab_size); w.add_file_type(dict(fp32=gguf.LlamaFileType.ALL_F32, fp16=gguf.LlamaFileType.MOSTLY_F16, bf16=gguf.LlamaFileType.MOSTLY_BF16, q8_0=gguf.LlamaFileType.MOSTLY_Q8_0)[dtype])
+    w.add_context_length(c.max_position_embeddings); w.add_embedding_length(c.hidden_size)
+    w.add_block_count(c.num_hidden_layers)
+    w.add_feed_forward_length(c.intermediate_size); w.add_head_count(c.num_attention_heads)
+    w.add_head_count_kv(c.num_key_value_heads)
+    w.add_rope_freq_base(rope['rope_theta']); w.add_rope_dimension_count(head_dim)
+    w.add_layer_norm_rms_eps(c.rms_norm_eps)
+    w.add_vocab_size(c.vocab_size); w.add_file_type(dict(fp32=gguf.LlamaFileType.ALL_F32,
+                                                         fp16=gguf.LlamaFileType.MOSTLY_F16,
+                                                         bf16=gguf.LlamaFileType.MOSTLY_BF16,
+                                                         q8_0=gguf.LlamaFileType.MOSTLY_Q8_0)[dtype])
     v = _gguf_vocab(tok, c.vocab_size)
     w.add_tokenizer_model('gpt2'); w.add_tokenizer_pre(v['pre'])
     w.add_token_list(v['tokens']); w.add_token_types(v['types']); w.add_token_merges(v['merges'])
@@ -247,12 +264,14 @@ def _reload(out: Path, gguf_file=None):
     from transformers import AutoModelForCausalLM, AutoTokenizer
     import torch
     kw = dict(gguf_file=gguf_file) if gguf_file else {}
-    return AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32, **kw).eval(), AutoTokenizer.from_pretrained(out, **kw)
+    return AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32,
+                                                **kw).eval(), AutoTokenizer.from_pretrained(out, **kw)
 
 def _tokenizer_same(tok, template, ids) -> bool:
     msgs = [[dict(role='user', content=p)] for p in PROMPTS]
     return (_prompt_ids(tok, template) == ids and
-            all(tok.apply_chat_template(m, tokenize=False, add_generation_prompt=True) == template.render(m) for m in msgs))
+            all(tok.apply_chat_template(m, tokenize=False, add_generation_prompt=True) == template.render(m)
+                for m in msgs))
 
 # %% ../nbs/07d_exporter.ipynb #c82c3c97
 def export(run_or_config, # a run folder, a config (dict or YAML) whose `output_dir` is a run, or a model and adapter
