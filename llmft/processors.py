@@ -72,7 +72,8 @@ def encode_sft(rec, tok, tpl: Template, d: DataArgs):
         ids += p + a
         train_a = not d.mask_history or i == len(pairs) - 1
         labels += (p if d.train_on_prompt else [IGNORE]*len(p)) + (a if train_a else [IGNORE]*len(a))
-    if not any(l != IGNORE for l in labels): return 'no trained tokens left after truncation' if cut else 'no answer to train on'
+    if not any(l != IGNORE for l in labels):
+        return 'no trained tokens left after truncation' if cut else 'no answer to train on'
     return dict(input_ids=ids, labels=labels, _truncated=cut)
 
 # %% ../nbs/03b_processors.ipynb #2c2eff94
@@ -99,7 +100,8 @@ def encode_pairwise(rec, tok, tpl: Template, d: DataArgs):
 def encode_unsupervised(rec, tok, tpl: Template, d: DataArgs):
     "The prompt to generate from (`input_ids`) and the reference answer (`labels`)."
     msgs = rec['messages'][:-1] if rec['messages'] and rec['messages'][-1]['role'] == 'assistant' else rec['messages']
-    ref = rec['messages'][-1]['content'] if len(msgs) < len(rec['messages']) else (rec.get('chosen') or {}).get('content', '')
+    ref = (rec['messages'][-1]['content'] if len(msgs) < len(rec['messages'])
+           else (rec.get('chosen') or {}).get('content', ''))
     pairs = encode_pairs(tpl, tok, msgs, rec.get('system') or d.default_system)
     ids = [i for p, a in pairs for i in p + a]
     cut = len(ids) > d.cutoff_len
@@ -112,7 +114,8 @@ def encode_feedback(rec, tok, tpl, d):
     prompt, answer = last_answer(_pairs(rec, tok, tpl, d.default_system))
     ids, labels, cut = masked_row(prompt, answer, d.cutoff_len)
     if not any(l != IGNORE for l in labels): return 'no trained tokens left after truncation'
-    return dict(input_ids=ids, labels=labels, kto_label=bool(rec['kto_label']), _truncated=cut, _prompt=prompt, _answer=answer)
+    return dict(input_ids=ids, labels=labels, kto_label=bool(rec['kto_label']), _truncated=cut, _prompt=prompt,
+                _answer=answer)
 
 # %% ../nbs/03b_processors.ipynb #9ca656a4
 def _uses_tools(rec): return bool(rec.get('tools')) or any(m['role'] in ('tool', 'tool_call') for m in rec['messages'])
@@ -165,7 +168,8 @@ def pt_blocks(docs, n):
         while len(buf) >= n: yield dict(input_ids=buf[:n], labels=buf[:n]); buf = buf[n:]
     if len(buf) > 1: yield dict(input_ids=buf, labels=list(buf))
 
-def _pt_docs(records, tok): return (tok.encode(r['text'] or '', add_special_tokens=False) + [tok.eos_token_id] for r in records)
+def _pt_docs(records, tok): return (tok.encode(r['text'] or '', add_special_tokens=False) + [tok.eos_token_id]
+                                    for r in records)
 
 def pt_documents(docs, n):
     "One row per document of `docs` (token lists), cut to its first `n` tokens; a document of under 2 tokens is skipped."
@@ -180,7 +184,8 @@ def _pt_gen(records, tok, d):
 def _pt_rows(records, tok, d):
     rows = list(_pt_gen(records, tok, d))
     cut = sum(r.pop('_truncated', False) for r in rows)
-    skipped = {} if d.packing is not False or len(rows) == len(records) else {'empty document': len(records) - len(rows)}
+    skipped = ({} if d.packing is not False or len(rows) == len(records)
+               else {'empty document': len(records) - len(rows)})
     return rows, ProcessReport('pt', kept=len(rows), truncated=cut, skipped=skipped)
 
 # %% ../nbs/03b_processors.ipynb #93d0c551
@@ -190,7 +195,8 @@ def fingerprint(records, tok, tpl: Template, d: DataArgs, stage) -> str:
     "A key for the processed data: the records, the tokenizer, the template and the settings that shape rows."
     h = hashlib.sha256()
     for part in (records, [tok.name_or_path, len(tok), tok.eos_token_id], repr(tpl), stage, ROWS_VERSION,
-                 [d.cutoff_len, d.train_on_prompt, d.mask_history, d.default_system, d.packing if stage == 'pt' else None]):
+                 [d.cutoff_len, d.train_on_prompt, d.mask_history, d.default_system, d.packing if stage == 'pt'
+                  else None]):
         h.update(json.dumps(part, sort_keys=True, ensure_ascii=False, default=str).encode())
     return h.hexdigest()[:24]
 
@@ -213,7 +219,8 @@ def process(records, tok, tpl: Template, d: DataArgs, stage='sft'):
 
 def _process(records, tok, tpl: Template, d: DataArgs, stage='sft'):
     from datasets import Dataset
-    if stage not in STAGE_PROCESSOR: raise ConfigError(f"unknown stage {stage!r}: use one of {', '.join(STAGE_PROCESSOR)}")
+    if stage not in STAGE_PROCESSOR: raise ConfigError(f"unknown stage {stage!r}: use one of "
+                                                       f"{', '.join(STAGE_PROCESSOR)}")
     name = STAGE_PROCESSOR[stage]
     if name == 'pt':
         rows, rep = _pt_rows(records, tok, d)
@@ -274,11 +281,13 @@ class StreamDataset(torch.utils.data.IterableDataset):
 def process_stream(records, tok, tpl: Template, d: DataArgs, stage='sft', buffer_size=0, seed=42):
     "(iterable dataset of rows, ProcessReport filled while it is read) from `records`, a function returning an iterator of records."
     name = STAGE_PROCESSOR.get(stage)
-    if name not in ('sft', 'pairwise', 'unsupervised', 'pt'): raise ConfigError(f"stage {stage!r} cannot stream yet; use streaming=false")
+    if name not in ('sft', 'pairwise', 'unsupervised', 'pt'):
+        raise ConfigError(f"stage {stage!r} cannot stream yet; use streaming=false")
     rep = ProcessReport(name)
     def gen():
         if name == 'pt':
-            for row in _pt_gen(records(), tok, d): rep.kept += 1; rep.truncated += row.pop('_truncated', False); yield row
+            for row in _pt_gen(records(), tok, d):
+                rep.kept += 1; rep.truncated += row.pop('_truncated', False); yield row
             return
         for n, r in enumerate(records(), 1):
             check_tools([r], tpl, n)
@@ -300,7 +309,8 @@ class SFTCollator:
     def __init__(self, pad_token_id, multiple_of=8): self.pad, self.multiple_of = pad_token_id, multiple_of
     def __call__(self, rows):
         ids = [r['input_ids'] for r in rows]
-        return dict(input_ids=_pad(ids, self.pad, self.multiple_of), labels=_pad([r['labels'] for r in rows], IGNORE, self.multiple_of),
+        return dict(input_ids=_pad(ids, self.pad, self.multiple_of),
+                    labels=_pad([r['labels'] for r in rows], IGNORE, self.multiple_of),
                     attention_mask=_pad([[1]*len(i) for i in ids], 0, self.multiple_of))
 
 def pair_rows(rows) -> list:
@@ -327,9 +337,11 @@ class TokenView:
     def _repr_html_(self):
         style = {True: 'background:#c8f7c5;color:#000', False: 'color:#888'}
         box = 'border:1px solid #d33;border-radius:3px'
-        spans = ''.join(f'<span style="{style[tr]};{box if sp else ""}">{html.escape(t)}</span>' for t, tr, sp in self.pieces)
+        spans = ''.join(f'<span style="{style[tr]};{box if sp else ""}">{html.escape(t)}</span>'
+                        for t, tr, sp in self.pieces)
         return ('<div><small>grey: masked · <span style="background:#c8f7c5">green: trained</span> · '
-                f'<span style="{box}">special token</span></small><pre style="white-space:pre-wrap">{spans}</pre></div>')
+                f'<span style="{box}">special token</span></small><pre '
+                f'style="white-space:pre-wrap">{spans}</pre></div>')
 
 def show_tokens(row, tok) -> TokenView:
     "View a tokenized row with masked and trained tokens told apart."
