@@ -50,7 +50,8 @@ def read_mc_csv(path) -> tuple:
     out = []
     for i, r in enumerate(body, 1 + (lay != 'mmlu')):
         if len(r) < o + 5: raise ConfigError(f"{path}:{i}: expected question and choices A-D, got {len(r)} columns")
-        out.append(dict(question=r[o], **dict(zip(CHOICES, r[o+1:o+5])), answer=(r[o+5] if len(r) > o+5 else '').strip().upper()))
+        out.append(dict(question=r[o], **dict(zip(CHOICES, r[o+1:o+5])),
+                        answer=(r[o+5] if len(r) > o+5 else '').strip().upper()))
     return lay, out
 
 # %% ../nbs/07c_evaluation.ipynb #6a2cc8bd
@@ -126,7 +127,8 @@ class EvalTemplate:
         "One question with its choices and the answer cue."
         return q['question'] + ''.join(self.choice.format(choice=c, content=q[c]) for c in CHOICES) + self.answer
 
-EVAL_TEMPLATES = dict(en=EvalTemplate('The following are multiple choice questions (with answers) about {subject}.\n\n'),
+EVAL_TEMPLATES = dict(en=EvalTemplate('The following are multiple choice questions (with answers) about '
+                                      '{subject}.\n\n'),
                       zh=EvalTemplate('以下是中国关于{subject}考试的单项选择题，请选出其中的正确答案。\n\n', answer='\n答案：'))
 
 def mc_messages(q: dict, # the question: `question`, `A`-`D` (and `answer`, unused here)
@@ -136,7 +138,8 @@ def mc_messages(q: dict, # the question: `question`, `A`-`D` (and `answer`, unus
                ) -> list:
     "Chat turns asking `q`: each shot a user question and an assistant letter, the instruction before the first."
     t = EVAL_TEMPLATES[lang]
-    msgs = [m for s in shots for m in (dict(role='user', content=t.ask(s)), dict(role='assistant', content=s['answer']))]
+    msgs = [m for s in shots for m in (dict(role='user', content=t.ask(s)),
+                                       dict(role='assistant', content=s['answer']))]
     msgs.append(dict(role='user', content=t.ask(q)))
     msgs[0] = dict(msgs[0], content=t.system.format(subject=subject) + msgs[0]['content'])
     return msgs
@@ -145,7 +148,8 @@ def mc_messages(q: dict, # the question: `question`, `A`-`D` (and `answer`, unus
 def choice_ids(tokenizer) -> list:
     "Token ids of the letters A-D, each of which must be a single token."
     ids = [tokenizer.encode(c, add_special_tokens=False) for c in CHOICES]
-    if any(len(i) != 1 for i in ids): raise ConfigError(f"the tokenizer splits the choice letters into several tokens: {ids}")
+    if any(len(i) != 1 for i in ids): raise ConfigError(f"the tokenizer splits the choice letters into several "
+                                                        f"tokens: {ids}")
     return [i[0] for i in ids]
 
 # %% ../nbs/07c_evaluation.ipynb #7e253165
@@ -162,7 +166,8 @@ def next_token_logits(model, # a causal LM
     out = [None] * len(seqs)
     for b in _by_length(seqs, batch_size):
         ids, mask, pos = (x.to(model.device) for x in left_pad([seqs[i] for i in b], pad_id))
-        with torch.no_grad(): lg = model(input_ids=ids, attention_mask=mask, position_ids=pos, logits_to_keep=1).logits[:, -1].float().cpu()
+        with torch.no_grad(): lg = model(input_ids=ids, attention_mask=mask, position_ids=pos,
+                                         logits_to_keep=1).logits[:, -1].float().cpu()
         for i, l in zip(b, lg): out[i] = l
     return torch.stack(out)
 
@@ -185,7 +190,8 @@ class EvalResult:
         acc = lambda xs: dict(n=len(xs), accuracy=sum(xs) / len(xs))
         cats = {'Average': [x for s in ok for x in ok[s]]}
         for s in ok: cats.setdefault(task.subjects[s]['category'], []).extend(ok[s])
-        return cls(name or task.folder.name, task.split, n_shot, lang, {s: dict(task.subjects[s], **acc(ok[s])) for s in ok},
+        return cls(name or task.folder.name, task.split, n_shot, lang, {s: dict(task.subjects[s], **acc(ok[s]))
+                                                                        for s in ok},
                    {c: acc(v) for c, v in cats.items()}, preds)
 
     @property
@@ -198,14 +204,17 @@ class EvalResult:
     def _repr_html_(self):
         row = lambda *xs: '<tr>' + ''.join(f'<td>{html.escape(str(x))}</td>' for x in xs) + '</tr>'
         cats = ''.join(row(c, '', v['n'], f"{100 * v['accuracy']:.2f}") for c, v in self.categories.items())
-        subs = ''.join(row(v['name'], v['category'], v['n'], f"{100 * v['accuracy']:.2f}") for v in self.subjects.values())
-        return (f"<p>{html.escape(self.task)} ({self.split}, {self.n_shot}-shot)</p><table><tr><th>subject / category</th>"
+        subs = ''.join(row(v['name'], v['category'], v['n'], f"{100 * v['accuracy']:.2f}")
+                       for v in self.subjects.values())
+        return (f"<p>{html.escape(self.task)} ({self.split}, {self.n_shot}-shot)</p><table><tr><th>subject / "
+                f"category</th>"
                 f"<th>category</th><th>questions</th><th>accuracy %</th></tr>{cats}{subs}</table>")
 
     def save(self, save_dir) -> Path:
         "Write `results.json` and `results.log` to `save_dir`."
         d = Path(save_dir); d.mkdir(parents=True, exist_ok=True)
-        js = dict(asdict(self), predictions={s: {str(i): p for i, p in enumerate(ps)} for s, ps in self.predictions.items()})
+        js = dict(asdict(self), predictions={s: {str(i): p for i, p in enumerate(ps)}
+                                             for s, ps in self.predictions.items()})
         (d/'results.json').write_text(json.dumps(js, indent=2, ensure_ascii=False), encoding='utf-8')
         (d/'results.log').write_text(str(self) + '\n', encoding='utf-8')
         return d/'results.json'
@@ -229,7 +238,8 @@ def evaluate(model_or_run, # a model alias, hub id, path or run folder, or an op
     if lang not in EVAL_TEMPLATES: raise ConfigError(f"lang={lang!r}: use one of {', '.join(EVAL_TEMPLATES)}")
     t = load_task(task, task_dir, split, lang)
     qs = {s: [q for q in t.questions(s) if q['answer']] for s in t.subjects}
-    if not any(qs.values()): raise ConfigError(f"{t.folder/t.split} has no answers (C-Eval keeps its test answers private): evaluate split='val'")
+    if not any(qs.values()): raise ConfigError(f"{t.folder/t.split} has no answers (C-Eval keeps its test answers "
+                                               f"private): evaluate split='val'")
     cm = as_chat_model(model_or_run, **overrides)
     cids, preds, total = choice_ids(cm.tokenizer), {}, sum(map(len, qs.values()))
     for s, info in t.subjects.items():
@@ -240,7 +250,8 @@ def evaluate(model_or_run, # a model alias, hub id, path or run folder, or an op
         best = next_token_logits(cm.model, seqs, cm.tokenizer.pad_token_id, batch_size)[:, cids].argmax(-1)
         preds[s] = [CHOICES[i] for i in best.tolist()]
     report_progress(total, total)
-    res = EvalResult.score(t, {s: [q['answer'] for q in v] for s, v in qs.items()}, preds, Path(task).name, n_shot, lang)
+    res = EvalResult.score(t, {s: [q['answer'] for q in v] for s, v in qs.items()}, preds, Path(task).name, n_shot,
+                           lang)
     if save_dir: res.save(save_dir)
     return res
 
@@ -296,7 +307,8 @@ def generate_batch(cm: ChatModel, # the model, on either engine
 def _records(dataset, dataset_dir='data_specs', max_samples=None) -> list:
     if isinstance(dataset, str): dataset = [dataset]
     if all(isinstance(d, str) for d in dataset):
-        return load_records(DataArgs(dataset=list(dataset), dataset_dir=dataset_dir, max_samples=max_samples), verbose=False)
+        return load_records(DataArgs(dataset=list(dataset), dataset_dir=dataset_dir, max_samples=max_samples),
+                            verbose=False)
     return list(dataset)[:max_samples]
 
 def _prompt_label(rec) -> tuple:
@@ -316,7 +328,8 @@ def predict(model_or_run, # a model alias, hub id, path or run folder, or an ope
     "Greedy predictions for a dataset's prompts, scored with BLEU-4 and ROUGE against its last answers."
     cm, recs, t0 = as_chat_model(model_or_run, **overrides), _records(dataset, dataset_dir, max_samples), time.time()
     pls = [_prompt_label(r) for r in recs]
-    prompts = [cm.template.render(m, r.get('system') or cm.cfg.data.default_system, r.get('tools') or None) for r, (m, _) in zip(recs, pls)]
+    prompts = [cm.template.render(m, r.get('system') or cm.cfg.data.default_system, r.get('tools') or None)
+               for r, (m, _) in zip(recs, pls)]
     preds, labels, step = [], [l for _, l in pls], max(batch_size, -(-len(prompts) // 20)) # <= 20 progress reports
     for i in range(0, len(prompts), step):
         report_progress(i, len(prompts))
@@ -327,14 +340,16 @@ def predict(model_or_run, # a model alias, hub id, path or run folder, or an ope
     if out_dir:
         d = Path(out_dir); d.mkdir(parents=True, exist_ok=True)
         with open(d/'generated_predictions.jsonl', 'w', encoding='utf-8') as f:
-            for p, y, l in zip(prompts, preds, labels): f.write(json.dumps(dict(prompt=p, predict=y, label=l), ensure_ascii=False) + '\n')
+            for p, y, l in zip(prompts, preds, labels):
+                f.write(json.dumps(dict(prompt=p, predict=y, label=l), ensure_ascii=False) + '\n')
         (d/'predict_results.json').write_text(json.dumps(m, indent=2), encoding='utf-8')
     return m
 
 # %% ../nbs/07c_evaluation.ipynb #36aa68a3
 def _text(cm, r) -> str:
     if isinstance(r, str): return r
-    return r.get('text') or cm.template.render(r['messages'], r.get('system') or cm.cfg.data.default_system, r.get('tools') or None)
+    return r.get('text') or cm.template.render(r['messages'], r.get('system') or cm.cfg.data.default_system,
+                                               r.get('tools') or None)
 
 def perplexity(model_or_run, # a model alias, hub id, path or run folder, or an open `ChatModel`
                texts_or_records, # a text, a record (`text`, or `messages` rendered by the chat template), or a list
@@ -345,7 +360,8 @@ def perplexity(model_or_run, # a model alias, hub id, path or run folder, or an 
     import torch, torch.nn.functional as F
     cm = as_chat_model(model_or_run, **overrides)
     items = [texts_or_records] if isinstance(texts_or_records, (str, dict)) else list(texts_or_records)
-    seqs = [cm.tokenizer.encode(_text(cm, r), add_special_tokens=isinstance(r, str))[:cm.cfg.data.cutoff_len] for r in items]
+    seqs = [cm.tokenizer.encode(_text(cm, r), add_special_tokens=isinstance(r, str))[:cm.cfg.data.cutoff_len]
+            for r in items]
     nll, n = 0.0, 0
     for b in _by_length(seqs, batch_size):
         ids, mask, pos = (x.to(cm.model.device) for x in left_pad([seqs[i] for i in b], cm.tokenizer.pad_token_id))
