@@ -35,7 +35,8 @@ __all__ = ['S2_NAME', 'S2_MODELS', 'group_masks', 's2_attention', 'register_atte
 
 # %% ../nbs/04c_s2attn.ipynb #d9476ebd
 S2_NAME = 'llmft_s2'
-S2_MODELS = ('llama',) # model types tested with it: decoder layers that call the attention interface, without sliding windows
+# model types tested with it: decoder layers that call the attention interface, without sliding windows
+S2_MODELS = ('llama',)
 
 def group_masks(mask, shift, n, G, L):
     "(batch or 1, n, G, G) boolean masks of the `n` groups of `G` positions, the sequence padded by `shift` in front."
@@ -55,7 +56,8 @@ def _grouped(q, k, v, mask, shift, G, scaling, dropout):
     b, h, L, d = q.shape
     n = -(-(L + shift) // G)
     P = n * G
-    def cut(x): return F.pad(x, (0, 0, shift, P - L - shift)).view(b, h, n, G, d).transpose(1, 2).reshape(b * n, h, G, d)
+    def cut(x):
+        return F.pad(x, (0, 0, shift, P - L - shift)).view(b, h, n, G, d).transpose(1, 2).reshape(b * n, h, G, d)
     m = group_masks(mask, shift, n, G, L).to(q.device).expand(b, n, G, G).reshape(b * n, 1, G, G)
     o = F.scaled_dot_product_attention(cut(q), cut(k), cut(v), attn_mask=m, dropout_p=dropout, scale=scaling)
     return o.view(b, n, h, G, d).transpose(1, 2).reshape(b, h, P, d)[:, :, shift:shift + L]
@@ -66,13 +68,15 @@ def s2_attention(module, query, key, value, attention_mask, dropout=0.0, scaling
     G = getattr(module.config, 's2_group_size', None)
     L = query.shape[2]
     if not module.training or not G or key.shape[2] != L:
-        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs)
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
+                                      **kwargs)
     rep = query.shape[1] // key.shape[1]
     key, value = repeat_kv(key, rep), repeat_kv(value, rep)
     half = query.shape[1] // 2
     shift = G // 2 if L > G else 0 # one group holds the whole sequence: nothing to connect
     out = torch.cat([_grouped(query[:, :half], key[:, :half], value[:, :half], attention_mask, 0, G, scaling, dropout),
-                     _grouped(query[:, half:], key[:, half:], value[:, half:], attention_mask, shift, G, scaling, dropout)], 1)
+                     _grouped(query[:, half:], key[:, half:], value[:, half:], attention_mask, shift, G, scaling,
+                              dropout)], 1)
     return out.transpose(1, 2).contiguous(), None
 
 def register_attention(name, fn):
@@ -87,9 +91,12 @@ def enable_s2_attention(model, group_size: int) -> str:
     from llmft.config import ConfigError
     tc = model.config.get_text_config()
     if tc.model_type not in S2_MODELS or getattr(tc, 'sliding_window', None):
-        raise ConfigError(f"shift_attn: S²-attention is implemented for {', '.join(S2_MODELS)} models without sliding windows, not {tc.model_type}; remove shift_attn")
-    if group_size < 2: raise ConfigError(f"shift_attn: groups of cutoff_len/4 = {group_size} tokens are too short; raise cutoff_len")
+        raise ConfigError(f"shift_attn: S²-attention is implemented for {', '.join(S2_MODELS)} models without sliding "
+                          f"windows, not {tc.model_type}; remove shift_attn")
+    if group_size < 2: raise ConfigError(f"shift_attn: groups of cutoff_len/4 = {group_size} tokens are too short; "
+                                         f"raise cutoff_len")
     register_attention(S2_NAME, s2_attention)
     tc.s2_group_size = group_size
     model.set_attn_implementation(S2_NAME)
-    return f"shift_attn: S²-attention while training, groups of {group_size} tokens (cutoff_len / 4), half the heads shifted by {group_size // 2}"
+    return (f"shift_attn: S²-attention while training, groups of {group_size} tokens (cutoff_len / 4), "
+            f"half the heads shifted by {group_size // 2}")
