@@ -15,7 +15,7 @@ Modules:
 - `llmft.jobs`: Training in a child process watched through its run folder: `launch`, `attach`, stop, cancel, resume.
 - `llmft.loss`: Next-token loss and sequence log-probabilities with the head computed only where labels are.
 - `llmft.magics`: `%load_ext llmft`, then `%llmft train`, `%%llmft train`, `board`, `chat`, `runs`, `preview`, `stop`.
-- `llmft.memory`: Predict the peak memory of a training run from its config, before loading a single weight, and say whether it fits.
+- `llmft.memory`: A run's peak memory predicted from its config before any weight loads, and whether it fits.
 - `llmft.methods`: Every fine-tuning method in one shape: at load, in the training arguments, the optimizer, at save.
 - `llmft.model`: Load a tokenizer and a causal LM at the right precision, pick the template, set up the method.
 - `llmft.notebook`: A run's curves, live in Jupyter: a Plotly `FigureWidget`, or the same figure as an image.
@@ -32,7 +32,7 @@ Modules:
 - `llmft.server`: Serve a model or a finished run over HTTP in OpenAI's format, for any OpenAI client or chat UI.
 - `llmft.tasktabs`: The panel's Evaluate and Export tabs, each running an `llmft` command in a child process it watches.
 - `llmft.templates`: Render conversations as a model was trained to read them; encode them so the loss falls on answers.
-- `llmft.trainer`: `llmft.train(config)`: any stage (pt, sft, rm, dpo, kto, ppo, grpo) from a config to a finished run folder.
+- `llmft.trainer`: `llmft.train(config)`: any stage (pt, sft, rm, dpo, kto, ppo, grpo), config to finished run folder.
 - `llmft.valuehead`: A causal LM with one more output, a number per position: the reward model and PPO's critic."""
 
 __version__ = "0.0.1"

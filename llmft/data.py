@@ -8,15 +8,6 @@ data_specs/*.yaml, dataset_info.json ──► DatasetSpec ──► rows (json,
 Specs use the keys of LLaMA-Factory's `dataset_info.json`, which is read as it is, so a LLaMA-Factory data folder
 works unchanged as `dataset_dir`. Every format lands in one record schema:
 
-| key | meaning |
-|---|---|
-| `messages` | turns `{'role', 'content'}`; roles `user`, `assistant`, `tool_call` (a call the model makes), `tool` (its result) |
-| `system` | system prompt or `None` |
-| `tools` | tool definitions as a JSON string, or `None` |
-| `chosen`, `rejected` | for preference data: the two candidate answers (assistant turns) after `messages` |
-| `kto_label` | for KTO: whether the last answer is desirable |
-| `text` | for pre-training: plain text |
-
 Tokenizing these records for each training stage is the job of `llmft.processors`.
 
 Loading and aligning are meant to give the records LLaMA-Factory's converters give, row for row; where llmft's rows

@@ -2,12 +2,6 @@
 
 Three ways to measure a model or a finished run, each one call over the same `ChatModel`:
 
-| call | asks the model | measures | writes |
-|---|---|---|---|
-| `evaluate(run, task)` | which letter answers each question | accuracy per subject, per category, on average | `results.json`, `results.log` |
-| `predict(run, dataset)` | to answer each record's last prompt (greedy) | BLEU-4, ROUGE-1/2/L against the reference answers | `generated_predictions.jsonl`, `predict_results.json` |
-| `perplexity(run, texts)` | nothing: it reads the texts | exp of the mean next-token loss | — |
-
 Every function takes a model name, a run folder or an open `ChatModel`; passing the `ChatModel` avoids loading
 the weights again when one model is measured several ways.
 

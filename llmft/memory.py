@@ -1,18 +1,8 @@
-"""Predict the peak memory of a training run from its config, before loading a single weight, and say whether it fits.
+"""A run's peak memory predicted from its config before any weight loads, and whether it fits.
 
 A run that dies of out-of-memory after ten minutes of loading and tokenizing wastes the ten minutes. `estimate(cfg)`
 builds the model on PyTorch's `meta` device (shapes without storage, so a 7B model costs nothing), applies the
 fine-tuning method with the same functions `llmft.model.load_model` uses, and adds up what training keeps in memory:
-
-| part | bytes | grows with |
-|---|---|---|
-| weights | every parameter at its loading dtype: fp32 on the CPU and for full fine-tuning, 16-bit for frozen weights on a GPU, about 0.52 bytes for 4-bit and 1 for 8-bit quantized linear layers | model |
-| checkpoint | on the CPU, the pages of the checkpoint file read while loading that stay mapped beside converted or quantized copies (QLoRA: the original weights of the quantized layers) | model |
-| autocast copies | 2 per trainable parameter under 16-bit mixed precision (autocast caches the 16-bit copy of each trained weight during the forward pass) | trainable parameters |
-| gradients | 4 per trainable parameter (trainable parameters are always fp32) | trainable parameters |
-| optimizer | 8 per trainable parameter: AdamW's two fp32 moments | trainable parameters |
-| activations | what the backward pass needs: with gradient checkpointing the input of every layer plus one layer recomputed, without it every layer's tensors | batch x cutoff_len x layers |
-| logits | `batch x cutoff_len x vocab` fp32 three times at the start of the backward pass: the log-softmax kept by the loss, its gradient and the gradient of the logits | batch x cutoff_len x vocab |
 
 Those are the live tensors. What a memory limit counts is the whole process, so the estimate adds what it holds
 besides (below): the interpreter with its libraries (`baseline`, measured once per machine), the tokenizer, data and

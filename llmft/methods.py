@@ -3,14 +3,6 @@
 A method touches a run at up to five moments. Each is a hook of `Method`, which does nothing there; a method
 overrides only the hooks it needs, so where a method acts can be read off its class:
 
-| hook | when | full | freeze | lora | PiSSA | LoRA+ | GaLore |
-|---|---|---|---|---|---|---|---|
-| `prepare(model, new_tokens)` | `load_model`, once the model is loaded and ready to train | | chooses what trains | attaches adapters | | says its rate | chooses its layers |
-| `train_args()` | `train` builds `TrainingArguments` | | | | | | its optimizer's name and settings |
-| `optimizer(model, args)` | before the `Trainer` is built | | | | | parameter groups | |
-| `before_train(model, out)` | the run folder is ready, before step one | | | | saves the untrained adapter | | |
-| `after_save(model, out)` | the trainer has saved the run | | | | converts the adapter to plain LoRA | | |
-
 A run has one method of `finetuning_type` (`Full`, `Freeze`, `LoRA`) and the add-ons its keys switch on (`PiSSA`,
 `LoRAPlus`, `GaLore`); `method_for` puts them in one `Methods`, whose hooks call each part in that order.
 DoRA, rsLoRA and PiSSA's starting point are flags of PEFT's `LoraConfig` and need no hook of their own.

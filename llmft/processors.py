@@ -1,13 +1,5 @@
 """Aligned records to token ids and labels for each stage; truncation keeps the answer; counts.
 
-| stage | processor | a row holds | trained tokens |
-|---|---|---|---|
-| `pt` | `pt` | `input_ids`, `labels` | everything; documents joined with EOS and cut into `cutoff_len` blocks (one truncated document per row with `packing: false`) |
-| `sft` | `sft` | `input_ids`, `labels` | answers (all turns, or the last with `mask_history`; prompts too with `train_on_prompt`) |
-| `rm`, `dpo` | `pairwise` | `chosen_*`, `rejected_*` sharing one prompt | the two answers |
-| `kto` | `feedback` | `input_ids`, `labels`, `kl_*`, `kto_label` | the last answer (the one the tag judges); the KL pair gives a mismatched answer |
-| prediction | `unsupervised` | `input_ids` (the prompt), `labels` (the reference answer) | none |
-
 Processing runs through `datasets.Dataset.map` (batched, `preprocessing_num_workers` processes) and is cached
 under `LLMFT_HOME/data_cache`, keyed by a fingerprint of the records, the tokenizer, the template and the
 settings; `overwrite_cache` rebuilds it.

@@ -1,4 +1,4 @@
-"""`llmft.train(config)`: any stage (pt, sft, rm, dpo, kto, ppo, grpo) from a config to a finished run folder.
+"""`llmft.train(config)`: any stage (pt, sft, rm, dpo, kto, ppo, grpo), config to finished run folder.
 
 `train` is the one entry point every face calls (the CLI, the notebook panel, the magics, your scripts). It reads
 the config, prepares the run folder, loads the model and the data, trains with Hugging Face's `Trainer`, saves the
