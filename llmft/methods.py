@@ -24,9 +24,9 @@ from .config import ConfigError, RunConfig
 
 # %% auto #0
 __all__ = ['PISSA_INIT', 'FINETUNING', 'ADDONS', 'Method', 'Methods', 'lora_targets', 'embedding_modules', 'lora_config',
-           'adapter_paths', 'load_adapters', 'attach_lora', 'LoRA', 'Full', 'decoder_layers', 'freeze_layers', 'Freeze',
-           'galore_targets', 'galore_args', 'GaLore', 'loraplus_groups', 'loraplus_optimizer', 'LoRAPlus',
-           'save_pissa_init', 'PiSSA', 'method_for']
+           'adapter_paths', 'load_adapters', 'attach_lora', 'LoraLinear', 'fuse_lora', 'LoRA', 'Full', 'decoder_layers',
+           'freeze_layers', 'Freeze', 'galore_targets', 'galore_args', 'GaLore', 'loraplus_groups',
+           'loraplus_optimizer', 'LoRAPlus', 'save_pissa_init', 'PiSSA', 'method_for']
 
 # %% ../nbs/04e_methods.ipynb #7620b906
 class Method:
@@ -120,6 +120,48 @@ def attach_lora(model, cfg: RunConfig):
     except ValueError as e:
         raise ConfigError(f"lora_target={m.lora_target}, additional_target={m.additional_target}: {e}") from None
 
+# %% ../nbs/04e_methods.ipynb #efbda141
+import torch
+
+class LoraLinear(torch.autograd.Function):
+    "`x Wᵀ + b + scaling · (x Aᵀ) Bᵀ` as one node; gradients for `x`, `A` and `B` (the base is frozen)."
+    @staticmethod
+    def forward(ctx, x, weight, bias, A, B, scaling):
+        x2 = x.reshape(-1, x.shape[-1])
+        low = x2 @ A.t()
+        out = torch.nn.functional.linear(x2, weight, bias).addmm_(low, B.t(), alpha=scaling) # in place: no copy
+        ctx.save_for_backward(x2, weight, A, B, low)
+        ctx.scaling, ctx.shape = scaling, x.shape
+        return out.view(*x.shape[:-1], weight.shape[0])
+
+    @staticmethod
+    def backward(ctx, grad):
+        x2, weight, A, B, low = ctx.saved_tensors
+        g2, s = grad.reshape(-1, grad.shape[-1]), ctx.scaling
+        gl = g2 @ B # the gradient at the rank-wide factor, unscaled
+        gx = (g2 @ weight).addmm_(gl, A, alpha=s).view(ctx.shape) if ctx.needs_input_grad[0] else None
+        return gx, None, None, (gl.t() @ x2).mul_(s), (g2.t() @ low).mul_(s), None
+
+def _fused_forward(self, x, *args, **kwargs):
+    "A PEFT LoRA linear layer's forward through `LoraLinear` when it covers the call, else PEFT's own."
+    active, base = self.active_adapters, self.base_layer
+    a = active[0] if len(active) == 1 else None
+    if (args or kwargs or self.disable_adapters or self.merged or a not in self.lora_A or a in self.lora_variant
+            or type(self.lora_dropout[a]) is not torch.nn.Identity or self.lora_B[a].bias is not None
+            or torch.is_autocast_enabled(x.device.type) or base.weight.requires_grad
+            or (base.bias is not None and base.bias.requires_grad)
+            or not x.dtype == base.weight.dtype == self.lora_A[a].weight.dtype == self.lora_B[a].weight.dtype):
+        return type(self).forward(self, x, *args, **kwargs)
+    return LoraLinear.apply(x, base.weight, base.bias, self.lora_A[a].weight, self.lora_B[a].weight, self.scaling[a])
+
+def fuse_lora(model) -> int:
+    "Run every PEFT LoRA linear layer of `model` with a plain `nn.Linear` base through `LoraLinear`; how many."
+    from types import MethodType
+    from peft.tuners.lora.layer import Linear
+    layers = [m for m in model.modules() if isinstance(m, Linear) and type(m.base_layer) is torch.nn.Linear]
+    for m in layers: m.forward = MethodType(_fused_forward, m)
+    return len(layers)
+
 # %% ../nbs/04e_methods.ipynb #10c259bd
 class LoRA(Method):
     "Low-rank adapters through PEFT, new or continued; new tokens' embeddings train with them."
@@ -128,7 +170,9 @@ class LoRA(Method):
         if new_tokens and not self.cfg.model.adapter_name_or_path:
             m.additional_target = list(dict.fromkeys((m.additional_target or []) + embedding_modules(model)))
             notes.append(f"new tokens train through additional_target={','.join(m.additional_target)}")
-        return attach_lora(model, self.cfg), notes
+        model = attach_lora(model, self.cfg)
+        if n := fuse_lora(model): notes.append(f"{n} adapted linear layers as one fused autograd node each (fuse_lora)")
+        return model, notes
 
 class Full(Method):
     "`finetuning_type: full`: every weight trains, as loaded."

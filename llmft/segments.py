@@ -61,10 +61,10 @@ def segment_attention(module, query, key, value, attention_mask, dropout=0.0, sc
     if len(b) < 3:
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       position_ids=position_ids, **kwargs)
-    gqa = query.shape[1] != key.shape[1]
-    out = [F.scaled_dot_product_attention(query[:, :, s:e], key[:, :, s:e], value[:, :, s:e], dropout_p=dropout,
-                                          scale=scaling, is_causal=True, enable_gqa=gqa) for s, e in zip(b, b[1:])]
-    return torch.cat(out, 2).transpose(1, 2).contiguous(), None
+    gqa, lens = query.shape[1] != key.shape[1], [e - s for s, e in zip(b, b[1:])]
+    out = [F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, scale=scaling, is_causal=True, enable_gqa=gqa)
+           for q, k, v in zip(query.split(lens, 2), key.split(lens, 2), value.split(lens, 2))]
+    return torch.cat([o.transpose(1, 2) for o in out], 1), None
 
 # %% ../nbs/04g_segments.ipynb #9c0dda2f
 def enable_segment_attention(model) -> str:
