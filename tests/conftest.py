@@ -26,7 +26,8 @@ def pytest_configure(config):
     _absl_on_the_real_stderr()
 
 def _absl_on_the_real_stderr():
-    """absl (imported by rouge-score) binds its log handler to the sys.stderr of its first import, and closes that stream
+    """absl (imported by rouge-score) binds its log handler to the sys.stderr of its first import, \
+and closes that stream
     whenever a library calls `logging.config.dictConfig` (vLLM does on import) unless it is the current sys.stderr.
     First imported under pytest's capture, it closed pytest's own capture file mid-session ("lost sys.stderr");
     imported here on the real stderr, which absl never closes, it cannot."""
@@ -59,7 +60,8 @@ def llmft_cmd():
 
 @pytest.fixture(scope='module')
 def one_torch_thread():
-    "Run a module's in-process model on one torch thread: tiny matmuls (and an hf model beside vLLM's workers) run faster so."
+    ("Run a module's in-process model on one torch thread: tiny matmuls (and an hf model beside vLLM's workers) "
+     "run faster so.")
     import torch
     n = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -68,7 +70,8 @@ def one_torch_thread():
 
 @pytest.fixture(autouse=True)
 def streams_left_open():
-    "Fail the test that closes the process's stdout or stderr: every later test's output, and pytest's own, would be lost."
+    ("Fail the test that closes the process's stdout or stderr: every later test's output, and pytest's own, "
+     "would be lost.")
     yield
     bad = [n for n in ('stdout', 'stderr', '__stdout__', '__stderr__') if getattr(getattr(sys, n), 'closed', False)]
     assert not bad, f"this test left sys.{', sys.'.join(bad)} closed"

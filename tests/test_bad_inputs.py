@@ -226,7 +226,8 @@ def test_console_script_gives_one_line(llmft_cmd, tmp_path):
     (['dataset=identty'], "dataset 'identty' (did you mean 'identity'?) is not described in"),
     (['stage=dpp'], "stage='dpp' is not a stage"),
     (['lora_rank=eight'], "lora_rank='eight': expected int"),
-    pytest.param([f'deepspeed={ROOT}/examples/deepspeed/ds_z2.json'], 'needs the deepspeed package', id='deepspeed-missing',
+    pytest.param([f'deepspeed={ROOT}/examples/deepspeed/ds_z2.json'], 'needs the deepspeed package',
+                 id='deepspeed-missing',
                  marks=pytest.mark.skipif(__import__('importlib').util.find_spec('deepspeed') is not None,
                                           reason='deepspeed is installed')),
 ])
@@ -240,7 +241,8 @@ def test_data_file_errors(capsys, monkeypatch, tiny_model, tmp_path):
     Path('specs').mkdir()
     Path('specs/mine.yaml').write_text('faq:\n  file_name: faq.json\n  formatting: alpaca\n')
     args = [EXAMPLE, 'model=llmft-tiny', 'dataset=faq', 'dataset_dir=specs', 'output_dir=run']
-    assert "dataset 'faq' (described in specs/mine.yaml): file not found: specs/faq.json" in one_error(capsys, 'train', *args)
+    assert "dataset 'faq' (described in specs/mine.yaml): file not found: specs/faq.json" \
+        in one_error(capsys, 'train', *args)
     Path('specs/mine.yaml').write_text('faq:\n  file_name: faq.jsonl\n')
     Path('specs/faq.jsonl').write_text('{"instruction": "a", "output": "b"}\n{"instruction": "c", "output": }\n')
     assert 'specs/faq.jsonl:2: invalid JSON line' in one_error(capsys, 'train', *args)

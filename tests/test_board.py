@@ -75,7 +75,8 @@ from llmft.jobs import pid_alive
 
 def _categories(table: str) -> dict:
     "category -> accuracy % of an `EvalResult` table (its rows with an empty category column)."
-    return {c: float(a) for c, a in re.findall(r"<tr><td>([^<]+)</td><td></td><td>\d+</td><td>([\d.]+)</td></tr>", table)}
+    return {c: float(a)
+            for c, a in re.findall(r"<tr><td>([^<]+)</td><td></td><td>\d+</td><td>([\d.]+)</td></tr>", table)}
 
 def test_evaluate_tab_reports_what_the_cli_does(panel, capsys):
     from llmft.cli import main
@@ -141,7 +142,8 @@ def test_bad_inputs_give_one_line_and_no_child(panel):
     assert f"no such run folder or model: '{tmp/'runs'/'b'}' (did you mean '{tmp/'runs'/'a'}'?)" in x.info.value
     assert e.task is None and x.task is None
     b.use_language('ru')
-    assert (e.b_run.description, e.kind.titles[0], b.tabs.get_title(4)) == ('Запустить', 'Множественный выбор', 'Экспорт')
+    assert (e.b_run.description, e.kind.titles[0], b.tabs.get_title(4)) == \
+        ('Запустить', 'Множественный выбор', 'Экспорт')
 
 def test_llmft_board_stays_the_function():
     "`llmft.board()` works however often it is called and whatever was imported: no module shadows an API name."

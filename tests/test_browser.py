@@ -26,19 +26,22 @@ def lab(tmp_path, tiny_config):
     if not Path(CHROMIUM).exists(): pytest.skip('chromium is not installed (make test installs it)')
     (tmp_path/'jobhelpers.py').write_text(HELPERS)
     cfg = tiny_config('runs/a', max_steps=6, learning_rate=1e-3, callbacks='jobhelpers:Slow')
-    nb = dict(cells=[dict(cell_type='code', source=CELL.format(cfg=cfg), metadata={}, outputs=[], execution_count=None)], nbformat=4,
-              nbformat_minor=5, metadata=dict(kernelspec=dict(name='python3', display_name='Python 3', language='python')))
+    nb = dict(cells=[dict(cell_type='code', source=CELL.format(cfg=cfg), metadata={}, outputs=[],
+                          execution_count=None)], nbformat=4, nbformat_minor=5,
+              metadata=dict(kernelspec=dict(name='python3', display_name='Python 3', language='python')))
     (tmp_path/'board.ipynb').write_text(json.dumps(nb))
     settings = tmp_path/'lab-settings'/'@jupyterlab'/'notebook-extension'
     settings.mkdir(parents=True)
     (settings/'tracker.jupyterlab-settings').write_text('{"windowingMode": "none"}')
     port, token = free_port(), secrets.token_hex(8)
     env = {**os.environ, 'JUPYTERLAB_SETTINGS_DIR': str(tmp_path/'lab-settings'), 'LLMFT_MONITOR': 'thread',
-           'LLMFT_CHART': 'widget', 'PYTHONPATH': os.pathsep.join(filter(None, [str(tmp_path), os.environ.get('PYTHONPATH')]))}
+           'LLMFT_CHART': 'widget',
+           'PYTHONPATH': os.pathsep.join(filter(None, [str(tmp_path), os.environ.get('PYTHONPATH')]))}
     log = open(tmp_path/'lab.log', 'w')
     p = subprocess.Popen([sys.executable, '-m', 'jupyterlab', '--no-browser', '--allow-root', '--ip=127.0.0.1',
                           f'--port={port}', f'--IdentityProvider.token={token}', '--LabApp.expose_app_in_browser=True',
-                          f'--ServerApp.root_dir={tmp_path}'], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+                          f'--ServerApp.root_dir={tmp_path}'],
+                         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
     import urllib.request
     for _ in range(120):
         try: urllib.request.urlopen(f'http://127.0.0.1:{port}/api?token={token}', timeout=2); break
@@ -60,14 +63,16 @@ def tab(page, title):
     "The panel's tab titled `title`."
     return page.locator('.widget-tab .lm-TabBar-tab', has_text=title).first
 
-PLOT_POINTS = "() => Math.max(0, ...[...document.querySelectorAll('.js-plotly-plot')].map(p => p.data && p.data[0] && p.data[0].x ? p.data[0].x.length : 0))"
+PLOT_POINTS = ("() => Math.max(0, ...[...document.querySelectorAll('.js-plotly-plot')]"
+               ".map(p => p.data && p.data[0] && p.data[0].x ? p.data[0].x.length : 0))")
 
 def test_board_in_jupyterlab(lab):
     from playwright.sync_api import sync_playwright
     url, tmp = lab
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=['--no-sandbox', '--disable-gpu',
-                                     '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'])
+                                     '--disable-background-networking', '--disable-component-update', '--disable-sync',
+                                     '--no-first-run'])
         page = browser.new_page(viewport=dict(width=1400, height=1800))
         page.goto(url)
         page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook')", timeout=90_000)
@@ -79,7 +84,8 @@ def test_board_in_jupyterlab(lab):
             except Exception: pass
         start.click()
         page.wait_for_function("() => document.body.innerText.includes('finished ·')", timeout=180_000)
-        page.wait_for_function("() => { const p = document.querySelector('.js-plotly-plot'); return p && p.data[0].x.length >= 5 }",
+        page.wait_for_function("() => { const p = document.querySelector('.js-plotly-plot'); "
+                               "return p && p.data[0].x.length >= 5 }",
                                timeout=30_000)
         bar = page.locator('.widget-hprogress .progress-bar').first
         assert 'width: 100%' in (bar.get_attribute('style') or '')
@@ -91,13 +97,15 @@ def test_board_in_jupyterlab(lab):
         button(page, 'Start').click()
         status = tmp/'runs'/'b'/'status.json'
         end = time.time() + 180
-        while time.time() < end and not (status.exists() and json.loads(status.read_text() or '{}').get('step', 0) >= 3):
+        while time.time() < end and not (status.exists()
+                                         and json.loads(status.read_text() or '{}').get('step', 0) >= 3):
             time.sleep(0.5)
         page.wait_for_function("() => document.body.innerText.includes('training ·')", timeout=30_000)
         button(page, 'Stop (save)').click()
         page.wait_for_function("() => document.body.innerText.includes('stopped ·')", timeout=120_000)
         page.screenshot(path=str(tmp/'stopped.png'), full_page=True)
-        assert (tmp/'runs'/'b'/'status.json').exists() and json.loads((tmp/'runs'/'b'/'status.json').read_text())['checkpoint']
+        assert (tmp/'runs'/'b'/'status.json').exists() \
+            and json.loads((tmp/'runs'/'b'/'status.json').read_text())['checkpoint']
         page.evaluate("window.jupyterapp.commands.execute('docmanager:save')")
         time.sleep(2)
         page.reload()
@@ -105,7 +113,8 @@ def test_board_in_jupyterlab(lab):
         page.locator('.widget-tab .lm-TabBar-tab', has_text='Runs').first.click()
         page.locator('select[multiple]:visible').first.select_option(label=['runs/a', 'runs/b'])
         button(page, 'Compare').click() # both curves overlaid, then one opened
-        page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')].some(p => p.data && p.data.length === 2)",
+        page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')]"
+                               ".some(p => p.data && p.data.length === 2)",
                                timeout=30_000)
         page.screenshot(path=str(tmp/'runs.png'), full_page=True)
         page.locator('select[multiple]:visible').first.select_option(label='runs/a')
@@ -126,11 +135,13 @@ def test_board_in_jupyterlab(lab):
         assert 'same greedy text' in page.content() and (tmp/'exports'/'llmft-tiny-safetensors'/'config.json').exists()
         page.screenshot(path=str(tmp/'export.png'), full_page=True)
         tab(page, 'Chat').click() # the base model beside run a, each in an `llmft serve` child, one message to both
-        for label, value in (('Compare with run', 'runs/a'), ('temperature', '1'), ('top_p', '1'), ('max_new_tokens', '8')):
+        for label, value in (('Compare with run', 'runs/a'), ('temperature', '1'), ('top_p', '1'),
+                             ('max_new_tokens', '8')):
             box = page.locator('.widget-inline-hbox:visible', has_text=label).locator('input, textarea').first
             box.fill(value); box.press('Tab')
         visible_button(page, 'Load').click()
-        page.wait_for_function("() => document.body.innerText.split('(template smollm2)').length === 3", timeout=180_000)
+        page.wait_for_function("() => document.body.innerText.split('(template smollm2)').length === 3",
+                               timeout=180_000)
         msg = page.locator('input[placeholder="Type a message, Enter to send"]')
         msg.fill('Who are you?'); msg.press('Enter')
         page.wait_for_function("() => document.body.innerText.split('assistant:').length === 3", timeout=120_000)
@@ -139,10 +150,12 @@ def test_board_in_jupyterlab(lab):
         visible_button(page, 'Unload').click()
         page.wait_for_function("() => !document.body.innerText.includes('(template smollm2)')", timeout=60_000)
         tab(page, 'Train').click()
-        page.locator('.widget-dropdown select').first.select_option(label='日本語') # the language, at the panel's top
+        # the language, at the panel's top
+        page.locator('.widget-dropdown select').first.select_option(label='日本語')
         tab(page, 'エクスポート').wait_for(timeout=60_000)
         page.locator('.widget-tab .lm-TabBar-tab', has_text='実行履歴').first.wait_for(timeout=30_000)
-        page.locator('button.jupyter-button:visible', has_text='開始').first.wait_for(timeout=30_000) # Open went back to Train
+        # Open went back to Train
+        page.locator('button.jupyter-button:visible', has_text='開始').first.wait_for(timeout=30_000)
         assert 'Error displaying widget' not in page.content()
         browser.close()
     keep = os.environ.get('LLMFT_SCREENSHOTS') # a folder to keep the screenshots in (the run's own folder goes)

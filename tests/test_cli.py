@@ -16,7 +16,8 @@ def llmft(cmd, *args, cwd, stdin=None):
     return subprocess.run([cmd, *args], cwd=cwd, input=stdin, capture_output=True, text=True, timeout=600)
 
 def test_train_then_chat(llmft_cmd, tiny, tmp_path):
-    r = llmft(llmft_cmd, 'train', EXAMPLE, *tiny, 'max_steps=3', 'output_dir=run', 'placeholders.name=Ada', cwd=tmp_path)
+    r = llmft(llmft_cmd, 'train', EXAMPLE, *tiny, 'max_steps=3', 'output_dir=run', 'placeholders.name=Ada',
+              cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert 'does not match' not in r.stderr
     run = tmp_path/'run'
@@ -30,9 +31,11 @@ def test_train_then_chat(llmft_cmd, tiny, tmp_path):
     r = llmft(llmft_cmd, 'chat', 'run', '-m', 'Who are you?', '--greedy', '--max-new-tokens', '5', cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == api.ChatModel(run).chat('Who are you?', do_sample=False, max_new_tokens=5)
-    r = llmft(llmft_cmd, 'chat', 'run', '--greedy', '--max-new-tokens', '3', cwd=tmp_path, stdin='hello\n/clear\n/system Be brief.\nhi again\n/exit\nnever read\n')
+    r = llmft(llmft_cmd, 'chat', 'run', '--greedy', '--max-new-tokens', '3', cwd=tmp_path,
+              stdin='hello\n/clear\n/system Be brief.\nhi again\n/exit\nnever read\n')
     assert r.returncode == 0, r.stderr
-    assert r.stdout.count('model> ') == 2 and '(cleared)' in r.stdout and '(system prompt set; conversation cleared)' in r.stdout
+    assert r.stdout.count('model> ') == 2 and '(cleared)' in r.stdout \
+        and '(system prompt set; conversation cleared)' in r.stdout
 
 def test_finished_run_is_not_overwritten_and_unfinished_resumes(llmft_cmd, tiny, tmp_path):
     args = ['train', EXAMPLE, *tiny, 'save_steps=2', 'output_dir=run']
@@ -57,24 +60,27 @@ def test_template_mismatch_warns_before_training(llmft_cmd, tiny, tmp_path):
     assert "does not match the model's own" in r.stderr and 'differs from the tokenizer' in r.stderr
 
 def test_eval_and_predict_commands(llmft_cmd, tiny_model, tmp_path):
-    (tmp_path/'eval.yaml').write_text('model_name_or_path: llmft-tiny\ntemplate: smollm2\ntask: mmlu_demo\nsplit: test\n'
-                                       'n_shot: 1\nlang: en\nbatch_size: 8\nsave_dir: mc\n')
+    (tmp_path/'eval.yaml').write_text('model_name_or_path: llmft-tiny\ntemplate: smollm2\ntask: mmlu_demo\n'
+                                       'split: test\nn_shot: 1\nlang: en\nbatch_size: 8\nsave_dir: mc\n')
     r = llmft(llmft_cmd, 'eval', 'eval.yaml', cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads((tmp_path/'mc'/'results.json').read_text())
     assert len(res['subjects']) == 4 and 'STEM' in res['categories']
     printed = {c.strip(): float(a) for c, a in (l.split(':') for l in r.stdout.strip().splitlines())}
     assert printed == {c: round(100 * v['accuracy'], 2) for c, v in res['categories'].items()}, r.stdout
-    r = llmft(llmft_cmd, 'predict', 'llmft-tiny', 'eval_dataset=identity_heldout', 'max_new_tokens=4', 'output_dir=pred', cwd=tmp_path)
+    r = llmft(llmft_cmd, 'predict', 'llmft-tiny', 'eval_dataset=identity_heldout', 'max_new_tokens=4',
+              'output_dir=pred', cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     lines = (tmp_path/'pred'/'generated_predictions.jsonl').read_text().splitlines()
     assert len(lines) == 8 and {'prompt', 'label', 'predict'} <= set(json.loads(lines[0]))
     printed = json.loads(r.stdout[r.stdout.index('{'):])
-    assert printed == json.loads((tmp_path/'pred'/'predict_results.json').read_text()) and printed['predict_samples'] == 8
+    assert printed == json.loads((tmp_path/'pred'/'predict_results.json').read_text()) \
+        and printed['predict_samples'] == 8
     assert {'predict_bleu-4', 'predict_rouge-l'} <= set(printed), printed
 
 def test_export_command(llmft_cmd, tiny, tmp_path):
-    assert llmft(llmft_cmd, 'train', EXAMPLE, *tiny, 'max_steps=2', 'learning_rate=1e-2', 'output_dir=run', cwd=tmp_path).returncode == 0
+    assert llmft(llmft_cmd, 'train', EXAMPLE, *tiny, 'max_steps=2', 'learning_rate=1e-2', 'output_dir=run',
+                 cwd=tmp_path).returncode == 0
     r = llmft(llmft_cmd, 'export', 'run', '--out', 'merged', '--shard-size', '2MB', cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     shards = sorted(f.name for f in (tmp_path/'merged').glob('model-*.safetensors'))
@@ -83,11 +89,13 @@ def test_export_command(llmft_cmd, tiny, tmp_path):
     from transformers import AutoTokenizer
     tok = AutoTokenizer.from_pretrained(tmp_path/'merged')
     msgs = [dict(role='user', content='Who are you?')]
-    assert tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True) == api.ChatModel(tmp_path/'run').template.render(msgs)
+    assert tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True) == \
+        api.ChatModel(tmp_path/'run').template.render(msgs)
 
 @pytest.mark.slow
 def test_eval_command_on_smollm2(llmft_cmd, tmp_path):
-    r = llmft(llmft_cmd, 'eval', 'smollm2-135m-instruct', 'task=mmlu_demo', 'n_shot=0', 'batch_size=8', 'save_dir=mc', cwd=tmp_path)
+    r = llmft(llmft_cmd, 'eval', 'smollm2-135m-instruct', 'task=mmlu_demo', 'n_shot=0', 'batch_size=8', 'save_dir=mc',
+              cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads((tmp_path/'mc'/'results.json').read_text())
     assert {'astronomy', 'high_school_mathematics'} <= set(res['subjects']) and 'Average' in r.stdout

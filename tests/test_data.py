@@ -32,10 +32,13 @@ def test_bundled_datasets_process_without_loss(tok, name, stage, template):
     assert rep.kept == len(recs) == len(ds) and not rep.skipped, str(rep)
     row = ds[0]
     if stage == 'dpo':
-        c, r = trained_text(tok, row['chosen_input_ids'], row['chosen_labels']), trained_text(tok, row['rejected_input_ids'], row['rejected_labels'])
-        assert c == recs[0]['chosen']['content'] + '<|im_end|>\n' and r == recs[0]['rejected']['content'] + '<|im_end|>\n'
+        c, r = (trained_text(tok, row['chosen_input_ids'], row['chosen_labels']),
+                trained_text(tok, row['rejected_input_ids'], row['rejected_labels']))
+        assert c == recs[0]['chosen']['content'] + '<|im_end|>\n' \
+            and r == recs[0]['rejected']['content'] + '<|im_end|>\n'
         return
-    assert trained_text(tok, row['input_ids'], row['labels']).endswith(recs[0]['messages'][-1]['content'] + '<|im_end|>\n')
+    assert trained_text(tok, row['input_ids'], row['labels']).endswith(
+        recs[0]['messages'][-1]['content'] + '<|im_end|>\n')
     if stage == 'kto': # and its KL row: this row's prompt with the next row's answer
         assert set(ds['kto_label']) == {True, False}
         n = next(i for i, l in enumerate(row['labels']) if l != IGNORE) # the prompt's length
@@ -55,24 +58,34 @@ def test_tool_calls_are_trained_and_results_masked(tok):
     assert '<tool_call>' in text and json.loads(call)['name'] in text and result not in text
 
 def test_interleave_under_and_over(tok):
-    under = load_records(DataArgs(dataset=['identity', 'alpaca_demo'], mix_strategy='interleave_under', interleave_probs=[0.5, 0.5]))
-    over = load_records(DataArgs(dataset=['identity', 'alpaca_demo'], mix_strategy='interleave_over', interleave_probs=[0.5, 0.5]))
+    under = load_records(DataArgs(dataset=['identity', 'alpaca_demo'], mix_strategy='interleave_under',
+                                  interleave_probs=[0.5, 0.5]))
+    over = load_records(DataArgs(dataset=['identity', 'alpaca_demo'], mix_strategy='interleave_over',
+                                 interleave_probs=[0.5, 0.5]))
     n_alpaca = len(load_records(DataArgs(dataset=['alpaca_demo'])))
     assert len(under) < 88 + n_alpaca < len(over)
 
 def test_llama_factory_data_folder_works_unchanged(tmp_path, tok):
-    (tmp_path/'a.json').write_text(json.dumps([{'instruction': 'Add 2 and 3', 'input': '', 'output': '5', 'history': [['hi', 'hello']]}]))
-    (tmp_path/'s.json').write_text(json.dumps([{'conversations': [{'from': 'human', 'value': 'hi'}, {'from': 'gpt', 'value': 'hey'}], 'system': 'Be kind.'}]))
-    (tmp_path/'p.jsonl').write_text(json.dumps({'instruction': 'q', 'input': 'x', 'chosen': 'good', 'rejected': 'bad'}) + '\n')
+    (tmp_path/'a.json').write_text(json.dumps([{'instruction': 'Add 2 and 3', 'input': '', 'output': '5',
+                                                'history': [['hi', 'hello']]}]))
+    (tmp_path/'s.json').write_text(json.dumps([{'conversations': [{'from': 'human', 'value': 'hi'},
+                                                                  {'from': 'gpt', 'value': 'hey'}],
+                                                'system': 'Be kind.'}]))
+    (tmp_path/'p.jsonl').write_text(json.dumps({'instruction': 'q', 'input': 'x', 'chosen': 'good',
+                                                'rejected': 'bad'}) + '\n')
     (tmp_path/'dir').mkdir()
     (tmp_path/'dir'/'part1.jsonl').write_text(json.dumps({'q': 'one', 'a': 'uno'}) + '\n')
     (tmp_path/'dir'/'part2.csv').write_text('q,a\ntwo,dos\n')
     (tmp_path/'dataset_info.json').write_text(json.dumps({
         'my_alpaca': {'file_name': 'a.json'},
-        'my_sharegpt': {'file_name': 's.json', 'formatting': 'sharegpt', 'columns': {'messages': 'conversations', 'system': 'system'},
-                        'tags': {'role_tag': 'from', 'content_tag': 'value', 'user_tag': 'human', 'assistant_tag': 'gpt'}},
-        'my_pref': {'file_name': 'p.jsonl', 'ranking': True, 'columns': {'prompt': 'instruction', 'query': 'input', 'chosen': 'chosen', 'rejected': 'rejected'}},
-        'my_folder': {'file_name': 'dir', 'columns': {'prompt': 'q', 'response': 'a'}, 'num_samples': 2, 'split': 'train'},
+        'my_sharegpt': {'file_name': 's.json', 'formatting': 'sharegpt',
+                        'columns': {'messages': 'conversations', 'system': 'system'},
+                        'tags': {'role_tag': 'from', 'content_tag': 'value', 'user_tag': 'human',
+                                 'assistant_tag': 'gpt'}},
+        'my_pref': {'file_name': 'p.jsonl', 'ranking': True,
+                    'columns': {'prompt': 'instruction', 'query': 'input', 'chosen': 'chosen', 'rejected': 'rejected'}},
+        'my_folder': {'file_name': 'dir', 'columns': {'prompt': 'q', 'response': 'a'}, 'num_samples': 2,
+                      'split': 'train'},
         'on_hub': {'hf_hub_url': 'someone/some-data', 'subset': 'en', 'split': 'train'}}))
     specs = load_specs(tmp_path)
     assert set(specs) == {'my_alpaca', 'my_sharegpt', 'my_pref', 'my_folder', 'on_hub'}
@@ -87,11 +100,13 @@ def test_llama_factory_data_folder_works_unchanged(tmp_path, tok):
 def test_llama_factory_yaml_trains_unchanged(llmft_cmd, tiny_model, tmp_path):
     (tmp_path/'data').mkdir()
     (tmp_path/'data'/'dataset_info.json').write_text(json.dumps({'mine': {'file_name': 'mine.json'}}))
-    (tmp_path/'data'/'mine.json').write_text(json.dumps([{'instruction': f'Say {i}', 'input': '', 'output': str(i)} for i in range(8)]))
+    (tmp_path/'data'/'mine.json').write_text(json.dumps([{'instruction': f'Say {i}', 'input': '', 'output': str(i)}
+                                                         for i in range(8)]))
     (tmp_path/'lf.yaml').write_text('\n'.join([
-        '### model', 'model_name_or_path: llmft-tiny', 'trust_remote_code: true', '### method', 'stage: sft', 'do_train: true',
-        'finetuning_type: lora', 'lora_rank: 8', 'lora_target: all', '### dataset', 'dataset: mine', 'dataset_dir: data',
-        'template: chatml', 'cutoff_len: 256', 'max_samples: 1000', 'overwrite_cache: true', 'preprocessing_num_workers: 1',
+        '### model', 'model_name_or_path: llmft-tiny', 'trust_remote_code: true',
+        '### method', 'stage: sft', 'do_train: true', 'finetuning_type: lora', 'lora_rank: 8', 'lora_target: all',
+        '### dataset', 'dataset: mine', 'dataset_dir: data', 'template: chatml', 'cutoff_len: 256', 'max_samples: 1000',
+        'overwrite_cache: true', 'preprocessing_num_workers: 1',
         '### output', 'output_dir: saves/tiny/lora/sft', 'logging_steps: 1', 'save_steps: 500', 'plot_loss: true',
         'overwrite_output_dir: true', 'report_to: none', '### train', 'per_device_train_batch_size: 4',
         'gradient_accumulation_steps: 1', 'learning_rate: 1.0e-4', 'num_train_epochs: 1.0', 'lr_scheduler_type: cosine',
@@ -103,12 +118,14 @@ def test_llama_factory_yaml_trains_unchanged(llmft_cmd, tiny_model, tmp_path):
 def test_missing_column_names_dataset_and_columns(tmp_path):
     (tmp_path/'x.yaml').write_text('qa:\n  file_name: qa.json\n')
     (tmp_path/'qa.json').write_text(json.dumps([{'question': 'q', 'answer': 'a'}]))
-    with pytest.raises(ConfigError, match=r"dataset 'qa' \(alpaca\) expects column 'instruction'; the row has \['answer', 'question'\]"):
+    with pytest.raises(ConfigError, match=r"dataset 'qa' \(alpaca\) expects column 'instruction'; "
+                                          r"the row has \['answer', 'question'\]"):
         load_records(DataArgs(dataset=['qa'], dataset_dir=str(tmp_path)))
 
 def test_fsspec_url_source(tmp_path):
     import fsspec
-    with fsspec.open('memory://llmft-test/qa.jsonl', 'w') as f: f.write(json.dumps({'instruction': 'Hi', 'output': 'Hello'}) + '\n')
+    with fsspec.open('memory://llmft-test/qa.jsonl', 'w') as f:
+        f.write(json.dumps({'instruction': 'Hi', 'output': 'Hello'}) + '\n')
     (tmp_path/'specs.yaml').write_text('remote:\n  file_name: memory://llmft-test/qa.jsonl\n')
     recs = load_records(DataArgs(dataset=['remote'], dataset_dir=str(tmp_path)))
     assert [m['content'] for m in recs[0]['messages']] == ['Hi', 'Hello']

@@ -13,7 +13,8 @@ def test_example_config_is_valid(path, tiny_config, tmp_path):
     specs = load_specs(cfg.data.dataset_dir)
     assert cfg.data.dataset and set(cfg.data.dataset) <= set(specs), cfg.data.dataset
     stage = dict(ppo=dict(reward_model='llmft.ppo:answer_length', max_new_tokens=4),  # its rm run folder is not there
-                 grpo=dict(per_device_train_batch_size=cfg.method.num_generations, max_new_tokens=4)).get(cfg.method.stage, {})
+                 grpo=dict(per_device_train_batch_size=cfg.method.num_generations, max_new_tokens=4)
+                 ).get(cfg.method.stage, {})
     one = dict(max_steps=1, cutoff_len=min(cfg.data.cutoff_len, 256), per_device_train_batch_size=1,
                gradient_accumulation_steps=1)
     run = llmft.train(path, **tiny_config(tmp_path/'run', dataset=None, **{**one, **stage}), verbose=False)

@@ -14,8 +14,8 @@ TPL = get_template('smollm2')
 
 def conv(*turns, **kw):
     roles = ['user', 'assistant'] * len(turns)
-    return {**dict(messages=[dict(role=r, content=c) for r, c in zip(roles, turns)], system=None, tools=None, chosen=None,
-                   rejected=None, kto_label=None, text=None), **kw}
+    return {**dict(messages=[dict(role=r, content=c) for r, c in zip(roles, turns)], system=None, tools=None,
+                   chosen=None, rejected=None, kto_label=None, text=None), **kw}
 
 def trained(tok, ids, labels): return tok.decode([i for i, l in zip(ids, labels) if l != IGNORE])
 
@@ -32,7 +32,8 @@ def test_kto_trains_only_the_judged_last_answer(tok):
     assert trained(tok, test[0]['kl_input_ids'], test[0]['kl_labels']) == 'Five.<|im_end|>\n'
 
 def test_kto_kl_rows_fit_cutoff_len(tok):
-    "A long prompt paired with the next record's long answer was 458 tokens at cutoff_len 256; now it is cut like the rows."
+    ("A long prompt paired with the next record's long answer was 458 tokens at cutoff_len 256; "
+     "now it is cut like the rows.")
     long = ' '.join(f'word{i}' for i in range(150))
     recs = [conv(long, 'Short answer.', kto_label=True), conv('Short question?', long, kto_label=False)]
     ds, rep = process(recs, tok, TPL, DataArgs(cutoff_len=256, overwrite_cache=True), 'kto')
@@ -46,9 +47,10 @@ def test_kto_kl_rows_fit_cutoff_len(tok):
 
 def test_tools_under_a_template_without_tool_format_fail_before_processing(tok):
     tools = conv('What time is it?', 'Noon.', tools='[{"name": "get_time", "parameters": {}}]')
-    with pytest.raises(ConfigError) as e: process([conv('Hi', 'Hello'), tools], tok, get_template('chatml'), DataArgs(overwrite_cache=True))
-    assert str(e.value) == ("record 2 uses tools but template 'chatml' has no tool format: set template to one that has "
-                            "(qwen, qwen3, llama3, qwen3_nothink) or drop the tool rows")
+    with pytest.raises(ConfigError) as e:
+        process([conv('Hi', 'Hello'), tools], tok, get_template('chatml'), DataArgs(overwrite_cache=True))
+    assert str(e.value) == ("record 2 uses tools but template 'chatml' has no tool format: "
+                            "set template to one that has (qwen, qwen3, llama3, qwen3_nothink) or drop the tool rows")
     ds, _ = process([tools], tok, get_template('qwen3'), DataArgs(overwrite_cache=True))
     assert '<tools>' in tok.decode(ds[0]['input_ids'])
 
@@ -74,7 +76,8 @@ PREDICTIONS = [  # (prediction, reference): English, Chinese, mixed, partial, em
 ]
 
 def llamafactory_scores(pairs):
-    "LLaMA-Factory's ComputeSimilarity, written out: jieba words, rouge-chinese's F with distinct n-grams, nltk BLEU on characters."
+    ("LLaMA-Factory's ComputeSimilarity, written out: jieba words, rouge-chinese's F with distinct n-grams, "
+     "nltk BLEU on characters.")
     import jieba
     from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
     def f(overlap, n_hyp, n_ref):
@@ -91,7 +94,8 @@ def llamafactory_scores(pairs):
         if not hyp or not ref: res = {'rouge-1': 0.0, 'rouge-2': 0.0, 'rouge-l': 0.0}
         else:
             grams = lambda w, n: {tuple(w[i:i + n]) for i in range(len(w) - n + 1)}
-            res = {f'rouge-{n}': f(len(grams(hyp, n) & grams(ref, n)), len(grams(hyp, n)), len(grams(ref, n))) for n in (1, 2)}
+            res = {f'rouge-{n}': f(len(grams(hyp, n) & grams(ref, n)), len(grams(hyp, n)), len(grams(ref, n)))
+                   for n in (1, 2)}
             res['rouge-l'] = f(lcs(hyp, ref), len(hyp), len(ref))
         for k, v in res.items(): scores[k].append(round(v * 100, 4))
         bleu = sentence_bleu([list(label)], list(pred), smoothing_function=SmoothingFunction().method3)

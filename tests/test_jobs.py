@@ -70,7 +70,8 @@ def test_crash_in_child_leaves_kernel_alive(cfg):
 def test_attach_to_cli_run_and_one_run_per_folder(cfg, llmft_cmd):
     tmp, env, base = cfg
     import yaml
-    (tmp/'c.yaml').write_text(yaml.safe_dump({**base, 'max_steps': 60, 'output_dir': str(tmp/'cli'), 'callbacks': 'jobhelpers:Slow'}))
+    (tmp/'c.yaml').write_text(yaml.safe_dump({**base, 'max_steps': 60, 'output_dir': str(tmp/'cli'),
+                                              'callbacks': 'jobhelpers:Slow'}))
     p = subprocess.Popen([llmft_cmd, 'train', str(tmp/'c.yaml')], env={**os.environ, **env}, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
     wait_for(lambda: (tmp/'cli'/'status.json').exists())
@@ -78,7 +79,8 @@ def test_attach_to_cli_run_and_one_run_per_folder(cfg, llmft_cmd):
     wait_for(lambda: len(job.metrics) >= 2 and job.state == 'training')
     assert job.status['pid'] == p.pid
     with pytest.raises(ConfigError, match=f'in use by another run \\(PID {p.pid}\\)'): launch(tmp/'c.yaml')
-    second = subprocess.run([llmft_cmd, 'train', str(tmp/'c.yaml')], capture_output=True, text=True, env={**os.environ, **env})
+    second = subprocess.run([llmft_cmd, 'train', str(tmp/'c.yaml')], capture_output=True, text=True,
+                            env={**os.environ, **env})
     assert second.returncode == 2 and f'in use by another run (PID {p.pid})' in second.stderr
     assert 'Traceback' not in second.stderr
     p.send_signal(signal.SIGINT) # Ctrl-C in the terminal: save, stop, say how to resume

@@ -1,6 +1,8 @@
-"""LLaMA-Factory's real inputs unchanged: its data/ folder (dataset_info.json of every entry kind, pt sets, identity.json
+"""LLaMA-Factory's real inputs unchanged: its data/ folder (dataset_info.json of every entry kind, \
+pt sets, identity.json
 with its placeholders, multimodal entries) and its example YAML families, with only the model path changed (and
-max_steps). The fixtures in tests/fixtures/lf/ have the shapes of LLaMA-Factory's files; they are written for these tests."""
+max_steps). The fixtures in tests/fixtures/lf/ have the shapes of LLaMA-Factory's files; \
+they are written for these tests."""
 import json, re, shutil, warnings
 from pathlib import Path
 from unittest.mock import patch
@@ -50,8 +52,8 @@ def test_identity_placeholders_train_as_written_with_one_warning(lf):
     with pytest.warns(UserWarning) as w:
         recs = load_records(DataArgs(dataset=['identity']))
     assert len(w) == 1
-    assert "has {{author}}, {{name}} with no value; trained as written, as LLaMA-Factory does; set placeholders.author=... " \
-           "placeholders.name=... to fill them" in str(w[0].message)
+    assert "has {{author}}, {{name}} with no value; trained as written, as LLaMA-Factory does; " \
+           "set placeholders.author=... placeholders.name=... to fill them" in str(w[0].message)
     assert recs[1]['messages'][-1]['content'] == "I am {{name}}, an AI assistant developed by {{author}}."
     with warnings.catch_warnings():
         warnings.simplefilter('error')
@@ -66,18 +68,22 @@ def test_own_specs_still_fail_on_an_unfilled_placeholder(tmp_path):
 
 @pytest.mark.parametrize('name', TRAIN)
 def test_training_family_config(lf, name):
-    "Every training YAML loads and validates with only the model changed; the ones llmft cannot run fail naming the key."
+    ("Every training YAML loads and validates with only the model changed; "
+     "the ones llmft cannot run fail naming the key.")
     src = as_user(name, max_steps=1)
     if 'badam' in name:
-        with pytest.raises(ConfigError, match='use_badam: a LLaMA-Factory setting that llmft does not support'): load_config(src)
+        with pytest.raises(ConfigError, match='use_badam: a LLaMA-Factory setting that llmft does not support'):
+            load_config(src)
         return
     if 'deepspeed' in src.read_text() and not __import__('importlib').util.find_spec('deepspeed'):
-        with pytest.raises(ConfigError, match="deepspeed='examples/deepspeed/ds_z3_config.json' needs the deepspeed package"):
+        with pytest.raises(ConfigError,
+                           match="deepspeed='examples/deepspeed/ds_z3_config.json' needs the deepspeed package"):
             load_config(src)
         return
     cfg = load_config(src)
     assert cfg.model.model_name_or_path == 'llmft-tiny' and cfg.train.max_steps == 1
-    assert set(cfg.data.dataset) <= set(load_specs(cfg.data.dataset_dir)) and Path(cfg.data.dataset_dir).name == 'data_specs'
+    assert set(cfg.data.dataset) <= set(load_specs(cfg.data.dataset_dir)) \
+        and Path(cfg.data.dataset_dir).name == 'data_specs'
     assert cfg.train.extra['report_to'] == 'none' and cfg.train.extra['do_train'] is True
     if 'galore' in name: assert cfg.model.precision == 'bf16'
     if 'otfq' in name: assert cfg.model.quantization_method == 'bitsandbytes'
@@ -91,7 +97,8 @@ def test_sft_then_merge_lora_then_inference_and_api(lf, tiny_model, capsys):
     "The chain LLaMA-Factory's README walks: train_lora sft, merge_lora through export, inference through chat and api."
     with pytest.warns(UserWarning, match='placeholders.author=... placeholders.name=...'):
         run = llmft.train(as_user('train_lora/qwen3_lora_sft.yaml', max_steps=1), verbose=False)
-    assert run.path.resolve() == (lf/'saves/qwen3-4b/lora/sft').resolve() and run.config.model.template == 'qwen3_nothink'
+    assert run.path.resolve() == (lf/'saves/qwen3-4b/lora/sft').resolve() \
+        and run.config.model.template == 'qwen3_nothink'
     main(['export', str(as_user('merge_lora/qwen3_lora_sft.yaml'))])
     assert (lf/'saves/qwen3_sft_merged'/'model.safetensors').exists()
     chat = as_user('inference/qwen3_lora_sft.yaml')
@@ -104,14 +111,16 @@ def test_sft_then_merge_lora_then_inference_and_api(lf, tiny_model, capsys):
     (model,), kw = serve.call_args
     assert model == 'llmft-tiny'
     assert {k: kw[k] for k in ('adapter_name_or_path', 'template', 'infer_backend', 'trust_remote_code')} == \
-        dict(adapter_name_or_path='saves/qwen3-4b/lora/sft', template='qwen3_nothink', infer_backend='hf', trust_remote_code=True)
+        dict(adapter_name_or_path='saves/qwen3-4b/lora/sft', template='qwen3_nothink', infer_backend='hf',
+             trust_remote_code=True)
 
 def test_unsupported_key_fails_before_loading(lf, capsys):
     with patch('llmft.trainer.train') as train, pytest.raises(SystemExit) as e:
         main(['train', str(as_user('extras/badam/llama3_full_sft.yaml'))])
     assert e.value.code == 2 and not train.called
-    assert capsys.readouterr().err.strip() == ("llmft train: error: use_badam: a LLaMA-Factory setting that llmft does not support; "
-                                               "remove it (llmft.config.key_groups() lists ours)")
+    assert capsys.readouterr().err.strip() == \
+        ("llmft train: error: use_badam: a LLaMA-Factory setting that llmft does not support; "
+         "remove it (llmft.config.key_groups() lists ours)")
     p = as_user('merge_lora/qwen3_lora_sft.yaml', export_quantization_bit=4)
     with pytest.raises(SystemExit): main(['export', str(p)])
     assert 'export_quantization_bit not supported' in capsys.readouterr().err

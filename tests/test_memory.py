@@ -5,7 +5,8 @@ import pytest
 import llmft, llmft.config
 
 SMOL = dict(dataset='identity', model='smollm2-135m-instruct', per_device_train_batch_size=2, cutoff_len=128)
-METHODS = dict(full=dict(finetuning_type='full'), freeze=dict(finetuning_type='freeze'), lora={}, qlora=dict(quantization_bit=4))
+METHODS = dict(full=dict(finetuning_type='full'), freeze=dict(finetuning_type='freeze'), lora={},
+               qlora=dict(quantization_bit=4))
 
 def test_methods_ordered_and_growing():
     gpu = {k: llmft.estimate(SMOL, device='cuda', **kw).total_bytes for k, kw in METHODS.items()}

@@ -17,7 +17,8 @@ METHODS = dict(
     loraplus=dict(loraplus_lr_ratio=4, learning_rate=5e-3),
     pissa=dict(pissa_init=True, learning_rate=1e-2),
     galore=dict(finetuning_type='full', use_galore=True, galore_rank=8, galore_update_interval=10, learning_rate=2e-3),
-    galore_layerwise=dict(finetuning_type='freeze', freeze_trainable_layers=1, use_galore=True, galore_layerwise=True, galore_rank=8, learning_rate=2e-3),
+    galore_layerwise=dict(finetuning_type='freeze', freeze_trainable_layers=1, use_galore=True, galore_layerwise=True,
+                          galore_rank=8, learning_rate=2e-3),
     s2attn=dict(shift_attn=True, learning_rate=1e-2), # cutoff_len 64: groups of 16 tokens
 )
 DROP = dict(full=2.0, galore=1.0) # the least each method must take off the first loss; 0.5 where not listed
@@ -38,7 +39,8 @@ def train(tiny_config, tmp_path):
     def train(method, **kw):
         mods = Modules()
         steps = dict(max_samples=4, per_device_train_batch_size=4, max_steps=20, lr_scheduler_type='constant')
-        run = llmft.train(tiny_config(tmp_path/method, **{**steps, **METHODS[method], **kw}), callbacks=[mods], verbose=False)
+        run = llmft.train(tiny_config(tmp_path/method, **{**steps, **METHODS[method], **kw}), callbacks=[mods],
+                          verbose=False)
         return run, [m['loss'] for m in run.metrics if m.get('loss') is not None], mods
     return train
 
@@ -47,7 +49,8 @@ def test_loss_goes_down(method, train):
     run, losses, mods = train(method)
     modules = mods.names
     assert run.finished and len(losses) == 20
-    assert losses[-1] < losses[0] - DROP.get(method, 0.5), f"{method}: loss {losses[0]:.3f} -> {losses[-1]:.3f}: {losses}"
+    assert losses[-1] < losses[0] - DROP.get(method, 0.5), \
+        f"{method}: loss {losses[0]:.3f} -> {losses[-1]:.3f}: {losses}"
     adapter = run.path/'adapter_config.json'
     assert adapter.exists() == (method not in ('full', 'freeze', 'galore', 'galore_layerwise'))
     assert {'Linear4bit', 'Linear8bitLt'} & modules == ({QUANTIZED[method]} if method in QUANTIZED else set())
@@ -55,7 +58,8 @@ def test_loss_goes_down(method, train):
         assert json.loads(adapter.read_text())['use_dora']
         assert any('lora_magnitude_vector' in k for k in load_file(run.path/'adapter_model.safetensors'))
     if method == 'pissa': assert json.loads(adapter.read_text())['r'] == 16 # converted to plain LoRA of twice the rank
-    assert mods.optimizer == dict(galore='galore_torch.adamw.AdamW', galore_layerwise='transformers.trainer_pt_utils.LayerWiseDummyOptimizer'
+    assert mods.optimizer == dict(galore='galore_torch.adamw.AdamW',
+                                  galore_layerwise='transformers.trainer_pt_utils.LayerWiseDummyOptimizer'
                                   ).get(method, 'torch.optim.adamw.AdamW')
     assert (mods.attention == 'llmft_s2') == (method == 's2attn')
 
@@ -69,7 +73,8 @@ def test_freeze_changes_only_the_trained_layer(tiny_model, train):
 def test_new_tokens_reload_with_the_run(tiny_model, train):
     from llmft.infer import ChatModel
     run, _, _ = train('lora', new_special_tokens='<tool>,<think>', max_steps=2)
-    saved = load_file(run.path/'adapter_model.safetensors')['base_model.model.model.embed_tokens.modules_to_save.weight']
+    saved = load_file(run.path/'adapter_model.safetensors')[
+        'base_model.model.model.embed_tokens.modules_to_save.weight']
     chat = ChatModel(run.path, do_sample=False)
     tool = chat.tokenizer.encode('<tool>', add_special_tokens=False)
     assert len(tool) == 1 and tool[0] >= 49152

@@ -10,7 +10,8 @@ from nbdev.test import test_nb as run_nb
 
 ROOT = Path(__file__).resolve().parent.parent
 CFG = get_config(ROOT)
-NOTEBOOKS = sorted(p for p in (ROOT/'nbs').rglob('*.ipynb') if '.ipynb_checkpoints' not in p.parts and not p.name.startswith('_'))
+NOTEBOOKS = sorted(p for p in (ROOT/'nbs').rglob('*.ipynb')
+                   if '.ipynb_checkpoints' not in p.parts and not p.name.startswith('_'))
 FORCED = os.environ.get('LLMFT_TEST_FLAGS', '').split()
 SKIP = [f for f in CFG.tst_flags.split() if f not in FORCED]
 

