@@ -26,8 +26,8 @@ def pytest_configure(config):
     _absl_on_the_real_stderr()
 
 def _absl_on_the_real_stderr():
-    """absl (imported by rouge-score) binds its log handler to the sys.stderr of its first import, \
-and closes that stream
+    """absl (imported by rouge-score) binds its log handler to the sys.stderr of its first import, and closes that
+    stream
     whenever a library calls `logging.config.dictConfig` (vLLM does on import) unless it is the current sys.stderr.
     First imported under pytest's capture, it closed pytest's own capture file mid-session ("lost sys.stderr");
     imported here on the real stderr, which absl never closes, it cannot."""

@@ -1,8 +1,7 @@
-"""LLaMA-Factory's real inputs unchanged: its data/ folder (dataset_info.json of every entry kind, \
-pt sets, identity.json
-with its placeholders, multimodal entries) and its example YAML families, with only the model path changed (and
-max_steps). The fixtures in tests/fixtures/lf/ have the shapes of LLaMA-Factory's files; \
-they are written for these tests."""
+"""LLaMA-Factory's real inputs unchanged: its data/ folder (dataset_info.json of every entry kind, pt sets,
+identity.json with its placeholders, multimodal entries) and its example YAML families, with only the model path
+changed (and max_steps). The fixtures in tests/fixtures/lf/ have the shapes of LLaMA-Factory's files; they are written
+for these tests."""
 import json, re, shutil, warnings
 from pathlib import Path
 from unittest.mock import patch

@@ -1,5 +1,5 @@
-"""`llmft train --nproc 2`: two data-parallel processes (gloo on the CPU) train as one process \
-with the same global batch."""
+"""`llmft train --nproc 2`: two data-parallel processes (gloo on the CPU) train as one process with the same
+global batch."""
 import json, os, subprocess
 import pytest, yaml
 from pathlib import Path

@@ -1,5 +1,5 @@
-"""A run killed with SIGKILL mid-training resumes from its last checkpoint and continues exactly as \
-an uninterrupted run."""
+"""A run killed with SIGKILL mid-training resumes from its last checkpoint and continues exactly as an
+uninterrupted run."""
 import json, os, signal, subprocess, sys, time
 from pathlib import Path
 import torch, yaml

@@ -1,6 +1,5 @@
-"""RLHF end to end on the tiny model: the rm example trains a reward adapter, \
-the ppo example trains a policy on the same
-base with that adapter as its reward model, and a killed PPO run resumes from its checkpoint."""
+"""RLHF end to end on the tiny model: the rm example trains a reward adapter, the ppo example trains a policy on the
+same base with that adapter as its reward model, and a killed PPO run resumes from its checkpoint."""
 import json, shutil
 from pathlib import Path
 import llmft
