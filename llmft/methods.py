@@ -20,6 +20,7 @@ Docs: https://llmft.github.io/llmft/methods.html.md"""
 from __future__ import annotations
 import importlib.util, warnings
 from pathlib import Path
+import torch
 from .config import ConfigError, RunConfig
 
 # %% auto #0
@@ -121,8 +122,6 @@ def attach_lora(model, cfg: RunConfig):
         raise ConfigError(f"lora_target={m.lora_target}, additional_target={m.additional_target}: {e}") from None
 
 # %% ../nbs/04e_methods.ipynb #efbda141
-import torch
-
 class LoraLinear(torch.autograd.Function):
     "`x Wᵀ + b + scaling · (x Aᵀ) Bᵀ` as one node; gradients for `x`, `A` and `B` (the base is frozen)."
     @staticmethod

@@ -84,9 +84,7 @@ def test_board_in_jupyterlab(lab):
             except Exception: pass
         start.click()
         page.wait_for_function("() => document.body.innerText.includes('finished ·')", timeout=180_000)
-        page.wait_for_function("() => { const p = document.querySelector('.js-plotly-plot'); "
-                               "return p && p.data[0].x.length >= 5 }",
-                               timeout=30_000)
+        page.wait_for_function(f"() => ({PLOT_POINTS})() >= 5", timeout=30_000) # the curve may draw after the text
         bar = page.locator('.widget-hprogress .progress-bar').first
         assert 'width: 100%' in (bar.get_attribute('style') or '')
         page.screenshot(path=str(tmp/'finished.png'), full_page=True)
