@@ -25,7 +25,7 @@ from .config import ConfigError, RunConfig
 
 # %% auto #0
 __all__ = ['PISSA_INIT', 'FINETUNING', 'ADDONS', 'Method', 'Methods', 'lora_targets', 'embedding_modules', 'lora_config',
-           'adapter_paths', 'load_adapters', 'attach_lora', 'LoraLinear', 'fuse_lora', 'LoRA', 'Full', 'decoder_layers',
+           'adapter_paths', 'load_adapters', 'attach_lora', 'LoraFn', 'fuse_lora', 'LoRA', 'Full', 'decoder_layers',
            'freeze_layers', 'Freeze', 'galore_targets', 'galore_args', 'GaLore', 'loraplus_groups',
            'loraplus_optimizer', 'LoRAPlus', 'save_pissa_init', 'PiSSA', 'method_for']
 
@@ -122,7 +122,7 @@ def attach_lora(model, cfg: RunConfig):
         raise ConfigError(f"lora_target={m.lora_target}, additional_target={m.additional_target}: {e}") from None
 
 # %% ../nbs/04e_methods.ipynb #efbda141
-class LoraLinear(torch.autograd.Function):
+class LoraFn(torch.autograd.Function):
     "`x Wᵀ + b + scaling · (x Aᵀ) Bᵀ` as one node; gradients for `x`, `A` and `B` (the base is frozen)."
     @staticmethod
     def forward(ctx, x, weight, bias, A, B, scaling):
@@ -142,7 +142,7 @@ class LoraLinear(torch.autograd.Function):
         return gx, None, None, (gl.t() @ x2).mul_(s), (g2.t() @ low).mul_(s), None
 
 def _fused_forward(self, x, *args, **kwargs):
-    "A PEFT LoRA linear layer's forward through `LoraLinear` when it covers the call, else PEFT's own."
+    "A PEFT LoRA linear layer's forward through `LoraFn` when it covers the call, else PEFT's own."
     active, base = self.active_adapters, self.base_layer
     a = active[0] if len(active) == 1 else None
     if (args or kwargs or self.disable_adapters or self.merged or a not in self.lora_A or a in self.lora_variant
@@ -151,10 +151,10 @@ def _fused_forward(self, x, *args, **kwargs):
             or (base.bias is not None and base.bias.requires_grad)
             or not x.dtype == base.weight.dtype == self.lora_A[a].weight.dtype == self.lora_B[a].weight.dtype):
         return type(self).forward(self, x, *args, **kwargs)
-    return LoraLinear.apply(x, base.weight, base.bias, self.lora_A[a].weight, self.lora_B[a].weight, self.scaling[a])
+    return LoraFn.apply(x, base.weight, base.bias, self.lora_A[a].weight, self.lora_B[a].weight, self.scaling[a])
 
 def fuse_lora(model) -> int:
-    "Run every PEFT LoRA linear layer of `model` with a plain `nn.Linear` base through `LoraLinear`; how many."
+    "Run every PEFT LoRA linear layer of `model` with a plain `nn.Linear` base through `LoraFn`; how many."
     from types import MethodType
     from peft.tuners.lora.layer import Linear
     layers = [m for m in model.modules() if isinstance(m, Linear) and type(m.base_layer) is torch.nn.Linear]
