@@ -118,7 +118,7 @@ def test_board_in_jupyterlab(lab):
         page.locator('select[multiple]:visible').first.select_option(label='runs/a')
         button(page, 'Open').click()
         page.wait_for_function("() => document.body.innerText.includes('finished ·')", timeout=60_000)
-        page.wait_for_function(f"() => ({PLOT_POINTS})() === 6", timeout=30_000)
+        page.wait_for_function(f"() => ({PLOT_POINTS})() >= 6", timeout=30_000) # run b may log more before its stop
         page.screenshot(path=str(tmp/'reloaded.png'), full_page=True)
         tab(page, 'Evaluate').click() # multiple choice on the bundled mmlu_demo, by `llmft eval` in a child
         visible_button(page, 'Run').click()
